@@ -1,0 +1,1 @@
+//! Go's `text/template` language, exact to the byte and to the error.
