@@ -1,0 +1,618 @@
+//! Values coalescing and dependency processing, step for step as Helm.
+//!
+//! Helm's algorithms (`pkg/chart/common/util/coalesce.go`, `pkg/chart/v2/util/dependencies.go`)
+//! mutate Go maps in place and share nested maps between parent and subchart sections; some
+//! observable results depend on that sharing (globals defined by a subchart leak to siblings,
+//! helm/helm#9332). To be exact, the algorithms run here on [`G`], a value with Go's reference
+//! semantics for maps, and convert back to [`Value`] at the end.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use crate::error::{Error, Result};
+use crate::load::Chart;
+use crate::metadata::Dependency;
+use crate::semver::is_compatible_range;
+use crate::value::{Map, Value};
+
+type GMap = Rc<RefCell<BTreeMap<String, G>>>;
+
+/// A value with Go's semantics: maps are shared references, everything else is a value.
+#[derive(Clone, Debug)]
+enum G {
+    Nil,
+    Other(Value),
+    Map(GMap),
+}
+
+impl G {
+    fn from_value(v: &Value) -> G {
+        match v {
+            Value::Null => G::Nil,
+            Value::Map(m) => G::Map(gmap_from(m)),
+            other => G::Other(other.clone()),
+        }
+    }
+
+    fn to_value(&self) -> Value {
+        match self {
+            G::Nil => Value::Null,
+            G::Other(v) => v.clone(),
+            G::Map(m) => Value::Map(gmap_to(m)),
+        }
+    }
+
+    fn as_map(&self) -> Option<&GMap> {
+        match self {
+            G::Map(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    fn is_nil(&self) -> bool {
+        matches!(self, G::Nil)
+    }
+
+    fn go_fmt(&self) -> String {
+        match self {
+            G::Nil => "<nil>".into(),
+            G::Other(Value::String(s)) => s.clone(),
+            G::Other(Value::Bool(b)) => b.to_string(),
+            G::Other(Value::Int(i)) => i.to_string(),
+            G::Other(Value::Float(f)) => crate::value::go_format_g(*f, false),
+            other => format!("{:?}", other.to_value()),
+        }
+    }
+}
+
+fn gmap_from(m: &Map) -> GMap {
+    Rc::new(RefCell::new(
+        m.iter().map(|(k, v)| (k.clone(), G::from_value(v))).collect(),
+    ))
+}
+
+fn gmap_to(m: &GMap) -> Map {
+    m.borrow()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.to_value()))
+        .collect()
+}
+
+fn new_map() -> GMap {
+    Rc::new(RefCell::new(BTreeMap::new()))
+}
+
+/// copystructure.Copy: a deep copy that breaks all sharing.
+fn deep_copy(m: &GMap) -> GMap {
+    gmap_from(&gmap_to(m))
+}
+
+fn copy_map(m: &GMap) -> GMap {
+    Rc::new(RefCell::new(m.borrow().clone()))
+}
+
+fn concat_prefix(a: &str, b: &str) -> String {
+    if a.is_empty() {
+        b.to_string()
+    } else {
+        format!("{a}.{b}")
+    }
+}
+
+/// Collects the warnings Helm prints while coalescing.
+#[derive(Debug, Default)]
+pub struct Warnings(pub Vec<String>);
+
+impl Warnings {
+    fn push(&mut self, s: String) {
+        self.0.push(s);
+    }
+}
+
+struct Co<'w> {
+    warn: &'w mut Warnings,
+}
+
+impl Co<'_> {
+    fn coalesce(&mut self, ch: &Chart, dest: &GMap, prefix: &str, merge: bool) -> Result<GMap> {
+        self.coalesce_values(ch, dest, prefix, merge);
+        self.coalesce_deps(ch, dest, prefix, merge)
+    }
+
+    fn coalesce_deps(&mut self, ch: &Chart, dest: &GMap, prefix: &str, merge: bool) -> Result<GMap> {
+        for sub in &ch.dependencies {
+            let name = sub.name().to_string();
+            let existing = dest.borrow().get(&name).cloned();
+            let dvmap = match existing {
+                None => {
+                    let m = new_map();
+                    dest.borrow_mut().insert(name.clone(), G::Map(m.clone()));
+                    m
+                }
+                Some(G::Map(m)) => m,
+                Some(other) => {
+                    return Err(Error::Coalesce(format!(
+                        "type mismatch on {name}: %!t({}={})",
+                        other.to_value().go_type(),
+                        other.go_fmt()
+                    )));
+                }
+            };
+            let sub_prefix = concat_prefix(prefix, ch.name());
+            self.coalesce_globals(&dvmap, dest, &sub_prefix);
+            let r = self.coalesce(sub, &dvmap, &sub_prefix, merge)?;
+            dest.borrow_mut().insert(name, G::Map(r));
+        }
+        Ok(dest.clone())
+    }
+
+    fn coalesce_globals(&mut self, dest: &GMap, src: &GMap, prefix: &str) {
+        let dg = match dest.borrow().get("global") {
+            None => new_map(),
+            Some(G::Map(m)) => m.clone(),
+            Some(_) => {
+                self.warn.push(
+                    "warning: skipping globals because destination global is not a table.".into(),
+                );
+                return;
+            }
+        };
+        let sg = match src.borrow().get("global") {
+            None => new_map(),
+            Some(G::Map(m)) => m.clone(),
+            Some(_) => {
+                self.warn
+                    .push("warning: skipping globals because source global is not a table.".into());
+                return;
+            }
+        };
+        let entries: Vec<(String, G)> = sg
+            .borrow()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        for (key, val) in entries {
+            if let G::Map(vm) = &val {
+                let vv = copy_map(vm);
+                let destv = dg.borrow().get(&key).cloned();
+                match destv {
+                    None => {
+                        dg.borrow_mut().insert(key, G::Map(vv));
+                    }
+                    Some(G::Map(destvmap)) => {
+                        let sub_prefix = concat_prefix(prefix, &key);
+                        self.coalesce_tables(&vv, &destvmap, &sub_prefix, true);
+                        dg.borrow_mut().insert(key, G::Map(vv));
+                    }
+                    Some(_) => self.warn.push(format!(
+                        "Conflict: cannot merge map onto non-map for {key:?}. Skipping."
+                    )),
+                }
+            } else if dg.borrow().get(&key).is_some_and(|d| d.as_map().is_some()) {
+                self.warn.push(format!("key {key} is table. Skipping"));
+            } else {
+                dg.borrow_mut().insert(key, val);
+            }
+        }
+        dest.borrow_mut().insert("global".into(), G::Map(dg));
+    }
+
+    fn coalesce_values(&mut self, c: &Chart, v: &GMap, prefix: &str, merge: bool) {
+        let sub_prefix = concat_prefix(prefix, c.name());
+        let vc = gmap_from(&c.values);
+        let entries: Vec<(String, G)> = vc
+            .borrow()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        for (key, val) in entries {
+            let value = v.borrow().get(&key).cloned();
+            match value {
+                Some(value) => {
+                    if value.is_nil() && !merge {
+                        v.borrow_mut().remove(&key);
+                    } else if let G::Map(dest) = &value {
+                        match &val {
+                            G::Map(src) => {
+                                let merge = child_chart_merge_true(c, &key, merge);
+                                if !merge {
+                                    clean_nil_values(src);
+                                }
+                                self.coalesce_tables(
+                                    dest,
+                                    src,
+                                    &concat_prefix(&sub_prefix, &key),
+                                    merge,
+                                );
+                            }
+                            G::Nil => {}
+                            _ => self.warn.push(format!(
+                                "warning: skipped value for {sub_prefix}.{key}: Not a table."
+                            )),
+                        }
+                    }
+                }
+                None => {
+                    if !merge {
+                        if val.is_nil() {
+                            continue;
+                        }
+                        if let G::Map(sub) = &val {
+                            clean_nil_values(sub);
+                        }
+                    }
+                    v.borrow_mut().insert(key, val);
+                }
+            }
+        }
+    }
+
+    fn coalesce_tables(&mut self, dst: &GMap, src: &GMap, prefix: &str, merge: bool) {
+        if Rc::ptr_eq(dst, src) {
+            // Go would walk the same map twice; nothing changes.
+            return;
+        }
+        let src_non_nil: std::collections::HashSet<String> = src
+            .borrow()
+            .iter()
+            .filter(|(_, v)| !v.is_nil())
+            .map(|(k, _)| k.clone())
+            .collect();
+        let dst_nils: Vec<String> = dst
+            .borrow()
+            .iter()
+            .filter(|(_, v)| v.is_nil())
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in dst_nils {
+            src.borrow_mut().insert(k, G::Nil);
+        }
+        let entries: Vec<(String, G)> = src
+            .borrow()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        for (key, val) in entries {
+            let full = concat_prefix(prefix, &key);
+            let dv = dst.borrow().get(&key).cloned();
+            match dv {
+                Some(G::Nil) if !merge && src_non_nil.contains(&key) => {
+                    dst.borrow_mut().remove(&key);
+                }
+                None => {
+                    dst.borrow_mut().insert(key, val);
+                }
+                Some(dv) => match (&val, &dv) {
+                    (G::Map(vm), G::Map(dm)) => self.coalesce_tables(dm, vm, &full, merge),
+                    (G::Map(_), _) => self.warn.push(format!(
+                        "warning: cannot overwrite table with non table for {full} ({})",
+                        val.go_fmt()
+                    )),
+                    (v, G::Map(_)) if !v.is_nil() => self.warn.push(format!(
+                        "warning: destination for {full} is a table. Ignoring non-table value ({})",
+                        v.go_fmt()
+                    )),
+                    _ => {}
+                },
+            }
+        }
+    }
+}
+
+fn child_chart_merge_true(c: &Chart, key: &str, merge: bool) -> bool {
+    if c.dependencies.iter().any(|d| d.name() == key) {
+        true
+    } else {
+        merge
+    }
+}
+
+fn clean_nil_values(m: &GMap) {
+    let keys: Vec<String> = m.borrow().keys().cloned().collect();
+    for k in keys {
+        let v = m.borrow().get(&k).cloned();
+        match v {
+            Some(G::Nil) => {
+                m.borrow_mut().remove(&k);
+            }
+            Some(G::Map(sub)) => {
+                if !Rc::ptr_eq(&sub, m) {
+                    clean_nil_values(&sub);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn run_coalesce(chart: &Chart, vals: &Map, merge: bool, warn: &mut Warnings) -> Result<GMap> {
+    let dest = gmap_from(vals);
+    Co { warn }.coalesce(chart, &dest, "", merge)
+}
+
+/// Helm's `CoalesceValues`: the chart's defaults (subcharts and globals included) under the
+/// given values; a `null` in `vals` deletes a default.
+pub fn coalesce_values(chart: &Chart, vals: &Map, warn: &mut Warnings) -> Result<Map> {
+    Ok(gmap_to(&run_coalesce(chart, vals, false, warn)?))
+}
+
+/// Helm's `MergeValues`: like [`coalesce_values`] but keeping `null`s.
+pub fn merge_values(chart: &Chart, vals: &Map, warn: &mut Warnings) -> Result<Map> {
+    Ok(gmap_to(&run_coalesce(chart, vals, true, warn)?))
+}
+
+/// Helm's `CoalesceTables(dst, src)`: `dst` wins, `src` fills the gaps.
+pub fn coalesce_tables(dst: &Map, src: &Map) -> Map {
+    let d = gmap_from(dst);
+    let s = gmap_from(src);
+    let mut w = Warnings::default();
+    Co { warn: &mut w }.coalesce_tables(&d, &s, "", false);
+    gmap_to(&d)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dependencies
+// ---------------------------------------------------------------------------------------------
+
+fn table(m: &GMap, path: &str) -> Option<GMap> {
+    let mut cur = m.clone();
+    for part in path.split('.') {
+        let next = cur.borrow().get(part).and_then(|v| v.as_map().cloned())?;
+        cur = next;
+    }
+    Some(cur)
+}
+
+/// `Values.PathValue`: the non-table value at a dotted path.
+fn path_value(m: &GMap, path: &str) -> Option<G> {
+    if path.is_empty() {
+        return None;
+    }
+    let parts: Vec<&str> = path.split('.').collect();
+    let (key, head) = parts.split_last()?;
+    let t = if head.is_empty() {
+        m.clone()
+    } else {
+        table(m, &head.join("."))?
+    };
+    let v = t.borrow().get(*key).cloned()?;
+    if v.as_map().is_some() { None } else { Some(v) }
+}
+
+fn get_alias_dependency(charts: &[Chart], dep: &Dependency) -> Option<Chart> {
+    let c = charts
+        .iter()
+        .find(|c| c.name() == dep.name && is_compatible_range(&dep.version, &c.metadata.version))?;
+    let mut out = c.clone();
+    if !dep.alias.is_empty() {
+        out.metadata.name = dep.alias.clone();
+    }
+    Some(out)
+}
+
+fn process_enabled(c: &mut Chart, v: &Map, path: &str, warn: &mut Warnings) -> Result<()> {
+    if c.metadata.dependencies.is_empty() {
+        return Ok(());
+    }
+    let mut chart_deps: Vec<Chart> = c
+        .dependencies
+        .iter()
+        .filter(|existing| {
+            !c.metadata.dependencies.iter().any(|req| {
+                existing.name() == req.name
+                    && is_compatible_range(&req.version, &existing.metadata.version)
+            })
+        })
+        .cloned()
+        .collect();
+    for req in c.metadata.dependencies.iter_mut() {
+        if let Some(cd) = get_alias_dependency(&c.dependencies, req) {
+            chart_deps.push(cd);
+        }
+        if !req.alias.is_empty() {
+            req.name = req.alias.clone();
+        }
+    }
+    c.dependencies = chart_deps;
+    for req in c.metadata.dependencies.iter_mut() {
+        req.enabled = true;
+    }
+    let cvals = run_coalesce(c, v, false, warn)?;
+    // tags
+    if let Some(tags) = cvals.borrow().get("tags").and_then(|t| t.as_map().cloned()) {
+        for r in c.metadata.dependencies.iter_mut() {
+            let (mut has_true, mut has_false) = (false, false);
+            for k in &r.tags {
+                match tags.borrow().get(k) {
+                    Some(G::Other(Value::Bool(true))) => has_true = true,
+                    Some(G::Other(Value::Bool(false))) => has_false = true,
+                    Some(_) => warn.push(format!(
+                        "returned non-bool value tag={k} chart={}",
+                        r.name
+                    )),
+                    None => {}
+                }
+            }
+            if !has_true && has_false {
+                r.enabled = false;
+            } else if has_true || !has_false {
+                r.enabled = true;
+            }
+        }
+    }
+    // conditions
+    for r in c.metadata.dependencies.iter_mut() {
+        for cond in r.condition.trim().split(',') {
+            if cond.is_empty() {
+                continue;
+            }
+            match path_value(&cvals, &format!("{path}{cond}")) {
+                Some(G::Other(Value::Bool(b))) => {
+                    r.enabled = b;
+                    break;
+                }
+                Some(_) => warn.push(format!(
+                    "returned non-bool value path={cond} chart={}",
+                    r.name
+                )),
+                None => {}
+            }
+        }
+    }
+    let rm: std::collections::HashSet<String> = c
+        .metadata
+        .dependencies
+        .iter()
+        .filter(|r| !r.enabled)
+        .map(|r| r.name.clone())
+        .collect();
+    c.dependencies.retain(|d| !rm.contains(d.name()));
+    c.metadata.dependencies.retain(|d| !rm.contains(&d.name));
+    let cv = gmap_to(&cvals);
+    for t in c.dependencies.iter_mut() {
+        let sub = format!("{path}{}.", t.name());
+        process_enabled(t, &cv, &sub, warn)?;
+    }
+    Ok(())
+}
+
+fn go_sprint(v: Option<&Value>) -> String {
+    match v {
+        None | Some(Value::Null) => "<nil>".into(),
+        Some(v) => G::from_value(v).go_fmt(),
+    }
+}
+
+fn process_import_values(c: &mut Chart, warn: &mut Warnings) -> Result<()> {
+    if c.metadata.dependencies.is_empty() {
+        return Ok(());
+    }
+    let cvals = run_coalesce(c, &Map::new(), true, warn)?;
+    let b = new_map();
+    let mut co = Co { warn };
+    for r in c.metadata.dependencies.iter_mut() {
+        let mut outiv = Vec::new();
+        for riv in &r.import_values {
+            match riv {
+                Value::Map(iv) => {
+                    let child = go_sprint(iv.get("child"));
+                    let parent = go_sprint(iv.get("parent"));
+                    let mut o = Map::new();
+                    o.insert("child".into(), child.clone().into());
+                    o.insert("parent".into(), parent.clone().into());
+                    outiv.push(Value::Map(o));
+                    let Some(vv) = table(&cvals, &format!("{}.{child}", r.name)) else {
+                        co.warn.push(format!(
+                            "ImportValues missing table from chart {}: {child}",
+                            r.name
+                        ));
+                        continue;
+                    };
+                    let src = if parent == "." {
+                        vv
+                    } else {
+                        let mut cur = vv;
+                        for part in parent.split('.').rev() {
+                            let m = new_map();
+                            m.borrow_mut().insert(part.to_string(), G::Map(cur));
+                            cur = m;
+                        }
+                        cur
+                    };
+                    co.coalesce_tables(&b, &src, "", true);
+                }
+                Value::String(s) => {
+                    let child = format!("exports.{s}");
+                    let mut o = Map::new();
+                    o.insert("child".into(), child.clone().into());
+                    o.insert("parent".into(), ".".into());
+                    outiv.push(Value::Map(o));
+                    let Some(vm) = table(&cvals, &format!("{}.{child}", r.name)) else {
+                        co.warn
+                            .push(format!("ImportValues missing table: {}.{child}", r.name));
+                        continue;
+                    };
+                    co.coalesce_tables(&b, &vm, "", true);
+                }
+                _ => {}
+            }
+        }
+        r.import_values = outiv;
+    }
+    let cvals = deep_copy(&cvals);
+    co.coalesce_tables(&cvals, &b, "", true);
+    c.values = gmap_to(&cvals);
+    Ok(())
+}
+
+fn process_import_values_tree(c: &mut Chart, warn: &mut Warnings) -> Result<()> {
+    for d in c.dependencies.iter_mut() {
+        process_import_values_tree(d, warn)?;
+    }
+    process_import_values(c, warn)
+}
+
+/// Helm's `ProcessDependencies`: resolves aliases, disables subcharts by tags and conditions
+/// (removing them), and applies `import-values`, mutating the chart tree as Helm does before
+/// rendering. `vals` are the user values.
+pub fn process_dependencies(c: &mut Chart, vals: &Map, warn: &mut Warnings) -> Result<()> {
+    process_enabled(c, vals, "", warn)?;
+    process_import_values_tree(c, warn)
+}
+
+/// The values the root chart's templates see as `.Values`: dependency processing, then
+/// coalescing with the user values. Returns the processed chart too (what gets rendered).
+pub fn computed_values(chart: &Chart, user: &Map, warn: &mut Warnings) -> Result<(Chart, Map)> {
+    let mut c = chart.clone();
+    process_dependencies(&mut c, user, warn)?;
+    let vals = coalesce_values(&c, user, warn)?;
+    Ok((c, vals))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::load::{File, load_files};
+
+    fn chart(files: &[(&str, &str)]) -> Chart {
+        load_files(
+            files
+                .iter()
+                .map(|(n, d)| File::new(*n, d.as_bytes().to_vec()))
+                .collect(),
+            "t",
+        )
+        .unwrap()
+    }
+
+    fn m(src: &str) -> Map {
+        crate::yaml::parse_values(src).unwrap()
+    }
+
+    #[test]
+    fn user_null_deletes_a_default_and_lists_replace() {
+        let c = chart(&[
+            ("Chart.yaml", "apiVersion: v2\nname: a\nversion: 1.0.0\n"),
+            ("values.yaml", "x: 1\nyy: {z: 2, w: 3}\nl: [1, 2]\n"),
+        ]);
+        let mut w = Warnings::default();
+        let v = coalesce_values(&c, &m("x: null\nyy: {w: null}\nl: [3]\n"), &mut w).unwrap();
+        assert_eq!(
+            Value::Map(v).to_go_json(),
+            r#"{"l":[3],"yy":{"z":2}}"#.to_string()
+        );
+    }
+
+    #[test]
+    fn coalescing_is_idempotent() {
+        let c = chart(&[
+            ("Chart.yaml", "apiVersion: v2\nname: a\nversion: 1.0.0\n"),
+            ("values.yaml", "x: 1\ny: {z: 2}\nglobal: {g: 1}\n"),
+        ]);
+        let mut w = Warnings::default();
+        let once = coalesce_values(&c, &m("y: {q: 1}\n"), &mut w).unwrap();
+        let twice = coalesce_values(&c, &once, &mut w).unwrap();
+        assert_eq!(once, twice);
+    }
+}

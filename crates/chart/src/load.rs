@@ -1,0 +1,543 @@
+//! Loading charts from directories, `.tgz` archives and in-memory files, as Helm's loader.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+use crate::ignore::Rules;
+use crate::metadata::{Lock, Metadata, requirements_from_value};
+use crate::value::Map;
+use crate::yaml;
+
+/// Helm's limit on the decompressed size of a whole chart archive.
+pub const MAX_DECOMPRESSED_CHART_SIZE: u64 = 100 * 1024 * 1024;
+/// Helm's limit on one file of a chart.
+pub const MAX_DECOMPRESSED_FILE_SIZE: u64 = 5 * 1024 * 1024;
+
+/// One file of a chart: its path relative to the chart root and its bytes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct File {
+    /// `/`-separated path relative to the chart root (`templates/svc.yaml`).
+    pub name: String,
+    /// Contents (a leading UTF-8 BOM removed, as Helm does).
+    pub data: Arc<[u8]>,
+}
+
+impl File {
+    /// Creates a file.
+    pub fn new(name: impl Into<String>, data: impl Into<Arc<[u8]>>) -> File {
+        File {
+            name: name.into(),
+            data: data.into(),
+        }
+    }
+
+    /// The contents as text (lossy for invalid UTF-8).
+    pub fn text(&self) -> std::borrow::Cow<'_, str> {
+        String::from_utf8_lossy(&self.data)
+    }
+}
+
+/// A loaded chart with its subcharts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Chart {
+    /// `Chart.yaml` (with `requirements.yaml` dependencies for apiVersion v1).
+    pub metadata: Metadata,
+    /// `Chart.lock` (or `requirements.lock`).
+    pub lock: Option<Lock>,
+    /// `values.yaml`, typed as Helm types it.
+    pub values: Map,
+    /// `values.schema.json`, raw.
+    pub schema: Option<Arc<[u8]>>,
+    /// Files under `templates/`.
+    pub templates: Vec<File>,
+    /// Every other file (what `.Files` sees), `crds/` included.
+    pub files: Vec<File>,
+    /// Every file as loaded, in load order (for `show values`, `package`).
+    pub raw: Vec<File>,
+    /// Subcharts found in `charts/`.
+    pub dependencies: Vec<Chart>,
+    /// Where the chart came from, for messages (`parent/charts/child`).
+    pub origin: String,
+}
+
+impl Chart {
+    /// The chart's name (`Chart.yaml` `name`, or its alias after dependency processing).
+    pub fn name(&self) -> &str {
+        &self.metadata.name
+    }
+
+    /// The raw text of a file (e.g. `values.yaml`, `README.md`), if present.
+    pub fn raw_file(&self, name: &str) -> Option<&File> {
+        self.raw.iter().find(|f| f.name == name)
+    }
+
+    /// Files under `crds/`, in load order.
+    pub fn crds(&self) -> impl Iterator<Item = &File> {
+        self.files.iter().filter(|f| f.name.starts_with("crds/"))
+    }
+}
+
+/// Loads a chart from a directory or a `.tgz` file.
+pub fn load(path: impl AsRef<Path>) -> Result<Chart> {
+    let path = path.as_ref();
+    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    if meta.is_dir() {
+        load_dir(path)
+    } else {
+        load_archive_file(path)
+    }
+}
+
+/// Loads a chart archive from disk, checking it is gzip first.
+pub fn load_archive_file(path: &Path) -> Result<Chart> {
+    let data = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let name = path.display().to_string();
+    if !data.starts_with(&[0x1f, 0x8b]) {
+        let msg = if name.ends_with(".yml") || name.ends_with(".yaml") {
+            "seems to be a YAML file, but expected a gzipped archive"
+        } else {
+            "does not appear to be a gzipped archive"
+        };
+        return Err(Error::archive(name, msg));
+    }
+    load_archive(&data, &name)
+}
+
+/// Loads a chart from the bytes of a `.tgz`; `origin` names it in errors.
+pub fn load_archive(data: &[u8], origin: &str) -> Result<Chart> {
+    let files = archive_files(data, origin)?;
+    load_files(files, origin)
+}
+
+/// Reads the files of a chart archive with Helm's checks: the first path component is the
+/// chart folder and is dropped; absolute paths, `..`, links and devices are refused; the
+/// sizes are bounded.
+pub fn archive_files(data: &[u8], origin: &str) -> Result<Vec<File>> {
+    let gz = flate2::read::GzDecoder::new(data);
+    let mut tar = tar::Archive::new(gz);
+    let entries = tar
+        .entries()
+        .map_err(|e| Error::archive(origin, format!("corrupt archive: {e}")))?;
+    let mut remaining = MAX_DECOMPRESSED_CHART_SIZE;
+    let mut files = Vec::new();
+    for entry in entries {
+        let mut entry =
+            entry.map_err(|e| Error::archive(origin, format!("corrupt archive: {e}")))?;
+        let header = entry.header();
+        let kind = header.entry_type();
+        let raw_name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+        if kind.is_dir() || kind.is_pax_global_extensions() || kind.is_pax_local_extensions() {
+            continue;
+        }
+        if kind.is_gnu_longname() || kind.is_gnu_longlink() {
+            continue;
+        }
+        if kind.is_symlink() || kind.is_hard_link() {
+            return Err(Error::archive(
+                origin,
+                format!("chart illegally contains a link: {raw_name:?}"),
+            ));
+        }
+        if !(kind.is_file() || kind == tar::EntryType::Continuous) {
+            return Err(Error::archive(
+                origin,
+                format!("chart illegally contains a special file: {raw_name:?}"),
+            ));
+        }
+        let delimiter = if raw_name.contains('\\') { '\\' } else { '/' };
+        let parts: Vec<&str> = raw_name.split(delimiter).collect();
+        let joined = parts[1..].join("/");
+        if joined.starts_with('/') {
+            return Err(Error::archive(
+                origin,
+                "chart illegally contains absolute paths",
+            ));
+        }
+        let n = clean_path(&joined);
+        if n == "." {
+            return Err(Error::archive(
+                origin,
+                format!("chart illegally contains content outside the base directory: {raw_name:?}"),
+            ));
+        }
+        if n.starts_with("..") {
+            return Err(Error::archive(
+                origin,
+                format!("chart illegally references parent directory: {raw_name:?}"),
+            ));
+        }
+        let b = n.as_bytes();
+        if b.len() >= 3 && b[0].is_ascii_alphabetic() && b[1] == b':' && b[2] == b'/' {
+            return Err(Error::archive(origin, "chart contains illegally named files"));
+        }
+        if parts[0] == "Chart.yaml" {
+            return Err(Error::archive(origin, "chart yaml not in base directory"));
+        }
+        let size = header.size().unwrap_or(0);
+        if size > remaining {
+            return Err(Error::archive(
+                origin,
+                format!(
+                    "decompressed chart is larger than the maximum size {MAX_DECOMPRESSED_CHART_SIZE}"
+                ),
+            ));
+        }
+        if size > MAX_DECOMPRESSED_FILE_SIZE {
+            return Err(Error::archive(
+                origin,
+                format!(
+                    "decompressed chart file {raw_name:?} is larger than the maximum file size {MAX_DECOMPRESSED_FILE_SIZE}"
+                ),
+            ));
+        }
+        let mut buf = Vec::with_capacity(size as usize);
+        (&mut entry)
+            .take(remaining)
+            .read_to_end(&mut buf)
+            .map_err(|e| Error::archive(origin, format!("corrupt archive: {raw_name}: {e}")))?;
+        remaining -= buf.len() as u64;
+        if (buf.len() as u64) < size || remaining == 0 {
+            return Err(Error::archive(
+                origin,
+                format!(
+                    "decompressed chart is larger than the maximum size {MAX_DECOMPRESSED_CHART_SIZE}"
+                ),
+            ));
+        }
+        files.push(File::new(n, strip_bom(buf)));
+    }
+    if files.is_empty() {
+        return Err(Error::archive(origin, "no files in chart archive"));
+    }
+    Ok(files)
+}
+
+fn strip_bom(mut data: Vec<u8>) -> Vec<u8> {
+    if data.starts_with(&[0xEF, 0xBB, 0xBF]) {
+        data.drain(..3);
+    }
+    data
+}
+
+/// Go's `path.Clean`.
+pub fn clean_path(p: &str) -> String {
+    if p.is_empty() {
+        return ".".into();
+    }
+    let rooted = p.starts_with('/');
+    let mut out: Vec<&str> = Vec::new();
+    for part in p.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                if out.last().is_some_and(|l| *l != "..") {
+                    out.pop();
+                } else if !rooted {
+                    out.push("..");
+                }
+            }
+            x => out.push(x),
+        }
+    }
+    let joined = out.join("/");
+    match (rooted, joined.is_empty()) {
+        (true, _) => format!("/{joined}"),
+        (false, true) => ".".into(),
+        (false, false) => joined,
+    }
+}
+
+/// Loads a chart directory, honouring `.helmignore`.
+pub fn load_dir(dir: &Path) -> Result<Chart> {
+    let top = std::fs::canonicalize(dir).map_err(|e| Error::io(dir, e))?;
+    let mut rules = Rules::empty();
+    let ifile = top.join(".helmignore");
+    if ifile.is_file() {
+        let text = std::fs::read_to_string(&ifile).map_err(|e| Error::io(&ifile, e))?;
+        rules = Rules::parse(&text).map_err(|(line, message)| Error::Ignore {
+            file: ifile.display().to_string(),
+            line,
+            message,
+        })?;
+    }
+    rules.add_defaults();
+    let mut files = Vec::new();
+    walk(&top, "", &rules, &mut files, 0)?;
+    load_files(files, &dir.display().to_string())
+}
+
+fn walk(dir: &Path, rel: &str, rules: &Rules, out: &mut Vec<File>, depth: usize) -> Result<()> {
+    if depth > 64 {
+        return Err(Error::invalid(
+            dir.display().to_string(),
+            "directory nesting too deep (a symlink loop?)",
+        ));
+    }
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| Error::io(dir, e))?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<std::io::Result<_>>()
+        .map_err(|e| Error::io(dir, e))?;
+    entries.sort();
+    for path in entries {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let n = if rel.is_empty() {
+            name.clone()
+        } else {
+            format!("{rel}/{name}")
+        };
+        // follow symlinks, as Helm's sympath.Walk does
+        let meta = std::fs::metadata(&path).map_err(|e| Error::io(&path, e))?;
+        if meta.is_dir() {
+            if rules.ignore(&n, true) {
+                continue;
+            }
+            walk(&path, &n, rules, out, depth + 1)?;
+            continue;
+        }
+        if rules.ignore(&n, false) {
+            continue;
+        }
+        if !meta.is_file() {
+            return Err(Error::invalid(
+                path.display().to_string(),
+                "cannot load irregular file as it has file mode type bits set",
+            ));
+        }
+        if meta.len() > MAX_DECOMPRESSED_FILE_SIZE {
+            return Err(Error::invalid(
+                path.display().to_string(),
+                format!(
+                    "chart file {name:?} is larger than the maximum file size {MAX_DECOMPRESSED_FILE_SIZE}"
+                ),
+            ));
+        }
+        let data = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+        out.push(File::new(n, strip_bom(data)));
+    }
+    Ok(())
+}
+
+fn parse_yaml_file(origin: &str, f: &File) -> Result<crate::Value> {
+    yaml::parse(&f.text()).map_err(|source| Error::Yaml {
+        file: format!("{origin}/{}", f.name),
+        source,
+    })
+}
+
+/// Builds a chart from its files (paths relative to the chart root), as Helm's `LoadFiles`.
+pub fn load_files(files: Vec<File>, origin: &str) -> Result<Chart> {
+    let mut metadata: Option<Metadata> = None;
+    if let Some(f) = files.iter().find(|f| f.name == "Chart.yaml") {
+        let v = parse_yaml_file(origin, f)?;
+        let mut md = Metadata::from_value(&v).map_err(|m| {
+            Error::invalid(
+                format!("{origin}/Chart.yaml"),
+                format!("cannot load Chart.yaml: {m}"),
+            )
+        })?;
+        if md.api_version.is_empty() {
+            md.api_version = "v1".into();
+        }
+        metadata = Some(md);
+    }
+    let mut chart = Chart {
+        metadata: Metadata::default(),
+        lock: None,
+        values: Map::new(),
+        schema: None,
+        templates: Vec::new(),
+        files: Vec::new(),
+        raw: files.clone(),
+        dependencies: Vec::new(),
+        origin: origin.to_string(),
+    };
+    let mut subcharts: std::collections::BTreeMap<String, Vec<File>> = Default::default();
+    let mut requirements: Option<Vec<crate::metadata::Dependency>> = None;
+    for f in files {
+        match f.name.as_str() {
+            "Chart.yaml" => {}
+            "Chart.lock" | "requirements.lock" => {
+                let v = parse_yaml_file(origin, &f)?;
+                let lock = Lock::from_value(&v).map_err(|m| {
+                    Error::invalid(
+                        format!("{origin}/{}", f.name),
+                        format!("cannot load {}: {m}", f.name),
+                    )
+                })?;
+                chart.lock = Some(lock);
+                if f.name == "requirements.lock"
+                    && metadata.as_ref().is_some_and(|m| m.api_version == "v1")
+                {
+                    chart.files.push(f);
+                }
+            }
+            "values.yaml" => {
+                chart.values = yaml::parse_values(&f.text()).map_err(|source| Error::Yaml {
+                    file: format!("{origin}/values.yaml"),
+                    source,
+                })?;
+            }
+            "values.schema.json" => chart.schema = Some(f.data.clone()),
+            "requirements.yaml" => {
+                let v = parse_yaml_file(origin, &f)?;
+                let deps = requirements_from_value(&v).map_err(|m| {
+                    Error::invalid(
+                        format!("{origin}/requirements.yaml"),
+                        format!("cannot load requirements.yaml: {m}"),
+                    )
+                })?;
+                requirements = Some(deps);
+                if metadata.as_ref().is_some_and(|m| m.api_version == "v1") {
+                    chart.files.push(f);
+                }
+            }
+            n if n.starts_with("templates/") => chart.templates.push(f),
+            n if n.starts_with("charts/") => {
+                if n.ends_with(".prov") {
+                    chart.files.push(f);
+                    continue;
+                }
+                let rest = &n["charts/".len()..];
+                let cname = rest.split('/').next().unwrap_or(rest).to_string();
+                subcharts
+                    .entry(cname)
+                    .or_default()
+                    .push(File::new(rest, f.data.clone()));
+            }
+            _ => chart.files.push(f),
+        }
+    }
+    let Some(mut md) = metadata else {
+        return Err(Error::invalid(origin, "Chart.yaml file is missing"));
+    };
+    if let Some(deps) = requirements {
+        if !deps.is_empty() || md.dependencies.is_empty() {
+            md.dependencies = deps;
+        }
+    }
+    validate_metadata(&mut md).map_err(|m| Error::invalid(format!("{origin}/Chart.yaml"), m))?;
+    chart.metadata = md;
+    for (n, files) in subcharts {
+        if n.starts_with('_') || n.starts_with('.') {
+            continue;
+        }
+        let sub_origin = format!("{origin}/charts/{n}");
+        let sc = if n.ends_with(".tgz") {
+            let file = &files[0];
+            if file.name != n {
+                return Err(Error::archive(
+                    sub_origin,
+                    format!(
+                        "error unpacking subchart tar in {}: expected {n}, got {}",
+                        chart.metadata.name, file.name
+                    ),
+                ));
+            }
+            load_archive(&file.data, &sub_origin)?
+        } else {
+            let buff: Vec<File> = files
+                .into_iter()
+                .filter_map(|f| {
+                    let (_, rest) = f.name.split_once('/')?;
+                    Some(File::new(rest, f.data))
+                })
+                .collect();
+            load_files(buff, &sub_origin)?
+        };
+        chart.dependencies.push(sc);
+    }
+    Ok(chart)
+}
+
+/// Helm's `Metadata.Validate`: sanitises strings, checks name, SemVer version, type,
+/// dependency aliases and duplicate dependency names.
+pub fn validate_metadata(md: &mut Metadata) -> Result<(), String> {
+    fn sanitize(s: &mut String) {
+        if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            *s = s
+                .chars()
+                .filter_map(|c| {
+                    if c.is_whitespace() {
+                        Some(' ')
+                    } else if c.is_control() {
+                        None
+                    } else {
+                        Some(c)
+                    }
+                })
+                .collect();
+        }
+    }
+    sanitize(&mut md.name);
+    sanitize(&mut md.description);
+    sanitize(&mut md.home);
+    sanitize(&mut md.icon);
+    sanitize(&mut md.condition);
+    sanitize(&mut md.tags);
+    sanitize(&mut md.app_version);
+    sanitize(&mut md.kube_version);
+    md.sources.iter_mut().for_each(sanitize);
+    md.keywords.iter_mut().for_each(sanitize);
+    if md.api_version.is_empty() {
+        return Err("validation: chart.metadata.apiVersion is required".into());
+    }
+    if md.name.is_empty() {
+        return Err("validation: chart.metadata.name is required".into());
+    }
+    if md.name == "." || md.name == ".." {
+        return Err(format!(
+            "validation: chart.metadata.name {:?} is not allowed",
+            md.name
+        ));
+    }
+    if md.name.contains('/') || md.name.contains('\\') {
+        return Err(format!(
+            "validation: chart.metadata.name {:?} is invalid",
+            md.name
+        ));
+    }
+    if md.version.is_empty() {
+        return Err("validation: chart.metadata.version is required".into());
+    }
+    if crate::semver::Version::parse_lenient(&md.version).is_none() {
+        return Err(format!(
+            "validation: chart.metadata.version {:?} is invalid",
+            md.version
+        ));
+    }
+    if !matches!(md.chart_type.as_str(), "" | "application" | "library") {
+        return Err("validation: chart.metadata.type must be application or library".into());
+    }
+    let mut seen = std::collections::HashSet::new();
+    for d in &mut md.dependencies {
+        sanitize(&mut d.name);
+        sanitize(&mut d.version);
+        sanitize(&mut d.repository);
+        sanitize(&mut d.condition);
+        d.tags.iter_mut().for_each(sanitize);
+        if !d.alias.is_empty()
+            && !d
+                .alias
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            return Err(format!(
+                "validation: dependency {:?} has disallowed characters in the alias",
+                d.name
+            ));
+        }
+        let key = d.effective_name().to_string();
+        if !seen.insert(key.clone()) {
+            return Err(format!(
+                "validation: more than one dependency with name or alias {key:?}"
+            ));
+        }
+    }
+    Ok(())
+}
