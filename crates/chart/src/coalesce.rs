@@ -68,7 +68,9 @@ impl G {
 
 fn gmap_from(m: &Map) -> GMap {
     Rc::new(RefCell::new(
-        m.iter().map(|(k, v)| (k.clone(), G::from_value(v))).collect(),
+        m.iter()
+            .map(|(k, v)| (k.clone(), G::from_value(v)))
+            .collect(),
     ))
 }
 
@@ -120,7 +122,13 @@ impl Co<'_> {
         self.coalesce_deps(ch, dest, prefix, merge)
     }
 
-    fn coalesce_deps(&mut self, ch: &Chart, dest: &GMap, prefix: &str, merge: bool) -> Result<GMap> {
+    fn coalesce_deps(
+        &mut self,
+        ch: &Chart,
+        dest: &GMap,
+        prefix: &str,
+        merge: bool,
+    ) -> Result<GMap> {
         for sub in &ch.dependencies {
             let name = sub.name().to_string();
             let existing = dest.borrow().get(&name).cloned();
@@ -427,10 +435,9 @@ fn process_enabled(c: &mut Chart, v: &Map, path: &str, warn: &mut Warnings) -> R
                 match tags.borrow().get(k) {
                     Some(G::Other(Value::Bool(true))) => has_true = true,
                     Some(G::Other(Value::Bool(false))) => has_false = true,
-                    Some(_) => warn.push(format!(
-                        "returned non-bool value tag={k} chart={}",
-                        r.name
-                    )),
+                    Some(_) => {
+                        warn.push(format!("returned non-bool value tag={k} chart={}", r.name))
+                    }
                     None => {}
                 }
             }

@@ -62,7 +62,9 @@ pub enum Error {
     #[error("{0}")]
     Coalesce(String),
     /// Values do not satisfy a chart's `values.schema.json`.
-    #[error("values don't meet the specifications of the schema(s) in the following chart(s):\n{0}")]
+    #[error(
+        "values don't meet the specifications of the schema(s) in the following chart(s):\n{0}"
+    )]
     Schema(String),
     /// Dependencies are missing, out of sync or cannot be resolved.
     #[error("{0}")]

@@ -45,7 +45,8 @@ impl Rules {
 
     /// Adds Helm's default rule `templates/.?*`.
     pub fn add_defaults(&mut self) {
-        self.add("templates/.?*").expect("the default rule is valid");
+        self.add("templates/.?*")
+            .expect("the default rule is valid");
     }
 
     fn add(&mut self, rule: &str) -> Result<(), String> {

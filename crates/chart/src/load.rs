@@ -159,7 +159,9 @@ pub fn archive_files(data: &[u8], origin: &str) -> Result<Vec<File>> {
         if n == "." {
             return Err(Error::archive(
                 origin,
-                format!("chart illegally contains content outside the base directory: {raw_name:?}"),
+                format!(
+                    "chart illegally contains content outside the base directory: {raw_name:?}"
+                ),
             ));
         }
         if n.starts_with("..") {
@@ -170,7 +172,10 @@ pub fn archive_files(data: &[u8], origin: &str) -> Result<Vec<File>> {
         }
         let b = n.as_bytes();
         if b.len() >= 3 && b[0].is_ascii_alphabetic() && b[1] == b':' && b[2] == b'/' {
-            return Err(Error::archive(origin, "chart contains illegally named files"));
+            return Err(Error::archive(
+                origin,
+                "chart contains illegally named files",
+            ));
         }
         if parts[0] == "Chart.yaml" {
             return Err(Error::archive(origin, "chart yaml not in base directory"));

@@ -115,6 +115,20 @@ fn json_type(v: &Value) -> &'static str {
     }
 }
 
+/// sigs.k8s.io/yaml decodes a YAML scalar into a Go `string` field as text: booleans as
+/// `true`/`false`, integers in decimal, floats with `FormatFloat(f, 'g', -1, 32)`.
+fn scalar_string(v: &Value) -> Option<String> {
+    match v {
+        Value::Null => Some(String::new()),
+        Value::String(s) => Some(s.clone()),
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Int(i) => Some(i.to_string()),
+        Value::Float(f) if f.fract() == 0.0 && f.abs() < 9.2e18 => Some((*f as i64).to_string()),
+        Value::Float(f) => Some(crate::value::go_format_g(*f, true)),
+        Value::List(_) | Value::Map(_) => None,
+    }
+}
+
 impl<'a> Fields<'a> {
     pub(crate) fn new(v: &'a Value, ty: &'static str) -> Result<Fields<'a>, String> {
         static EMPTY: std::sync::OnceLock<Map> = std::sync::OnceLock::new();
@@ -151,9 +165,8 @@ impl<'a> Fields<'a> {
 
     pub(crate) fn string(&self, key: &str) -> Result<String, String> {
         match self.get(key) {
-            None | Some(Value::Null) => Ok(String::new()),
-            Some(Value::String(s)) => Ok(s.clone()),
-            Some(v) => Err(self.mismatch(key, v, "string")),
+            None => Ok(String::new()),
+            Some(v) => scalar_string(v).ok_or_else(|| self.mismatch(key, v, "string")),
         }
     }
 
@@ -170,11 +183,7 @@ impl<'a> Fields<'a> {
             None | Some(Value::Null) => Ok(Vec::new()),
             Some(Value::List(items)) => items
                 .iter()
-                .map(|i| match i {
-                    Value::String(s) => Ok(s.clone()),
-                    Value::Null => Ok(String::new()),
-                    v => Err(self.mismatch(key, v, "string")),
-                })
+                .map(|i| scalar_string(i).ok_or_else(|| self.mismatch(key, i, "string")))
                 .collect(),
             Some(v) => Err(self.mismatch(key, v, "[]string")),
         }
@@ -316,13 +325,12 @@ impl Metadata {
             None | Some(Value::Null) => {}
             Some(Value::Map(m)) => {
                 for (k, v) in m {
-                    match v {
-                        Value::String(s) => annotations.push((k.clone(), s.clone())),
-                        Value::Null => annotations.push((k.clone(), String::new())),
-                        other => {
+                    match scalar_string(v) {
+                        Some(s) => annotations.push((k.clone(), s)),
+                        None => {
                             return Err(format!(
                                 "json: cannot unmarshal {} into Go struct field Metadata.annotations of type string",
-                                json_type(other)
+                                json_type(v)
                             ));
                         }
                     }

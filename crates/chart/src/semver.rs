@@ -51,8 +51,7 @@ impl Version {
         let pre = m.get(5).map(|x| x.as_str()).unwrap_or("").to_string();
         let metadata = m.get(8).map(|x| x.as_str()).unwrap_or("").to_string();
         for part in pre.split('.').filter(|_| !pre.is_empty()) {
-            if part.len() > 1 && part.starts_with('0') && part.bytes().all(|b| b.is_ascii_digit())
-            {
+            if part.len() > 1 && part.starts_with('0') && part.bytes().all(|b| b.is_ascii_digit()) {
                 return None;
             }
         }
@@ -308,7 +307,8 @@ impl Constraint {
                 if !self.dirty {
                     return v.cmp_version(c) != Ordering::Greater;
                 }
-                !(v.major > c.major || (v.major == c.major && v.minor > c.minor && !self.minor_dirty))
+                !(v.major > c.major
+                    || (v.major == c.major && v.minor > c.minor && !self.minor_dirty))
             }
             "~" | "~>" => self.tilde(v),
             "^" => {
@@ -338,8 +338,7 @@ impl Constraint {
         if v.cmp_version(c) == Ordering::Less {
             return false;
         }
-        if c.major == 0 && c.minor == 0 && c.patch == 0 && !self.minor_dirty && !self.patch_dirty
-        {
+        if c.major == 0 && c.minor == 0 && c.patch == 0 && !self.minor_dirty && !self.patch_dirty {
             return true;
         }
         if v.major != c.major {

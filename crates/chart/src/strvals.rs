@@ -484,10 +484,11 @@ impl ValueOptions {
         for v in &self.json_values {
             let t = v.trim();
             if t.starts_with('{') {
-                let j: serde_json::Value = serde_json::from_str(t).map_err(|_| Error::SetValue {
-                    flag: "--set-json",
-                    message: v.clone(),
-                })?;
+                let j: serde_json::Value =
+                    serde_json::from_str(t).map_err(|_| Error::SetValue {
+                        flag: "--set-json",
+                        message: v.clone(),
+                    })?;
                 match Value::from_json(&j) {
                     Value::Map(m) => base = crate::yaml::merge_maps(base, m),
                     _ => {
@@ -568,7 +569,10 @@ mod tests {
     #[test]
     fn errors_read_as_helm() {
         assert_eq!(set("a"), r#"ERR key "a" has no value"#);
-        assert_eq!(set("a,b=1"), r#"ERR key "a" has no value (cannot end with ,)"#);
+        assert_eq!(
+            set("a,b=1"),
+            r#"ERR key "a" has no value (cannot end with ,)"#
+        );
         assert!(set("a[70000]=1").contains("greater than maximum supported index"));
         assert!(set("a=1,a.b=2").contains("interface conversion"));
     }

@@ -130,9 +130,9 @@ impl Value {
             }
             Value::String(s) => serde_json::Value::String(s.clone()),
             Value::List(l) => serde_json::Value::Array(l.iter().map(Value::to_json).collect()),
-            Value::Map(m) => serde_json::Value::Object(
-                m.iter().map(|(k, v)| (k.clone(), v.to_json())).collect(),
-            ),
+            Value::Map(m) => {
+                serde_json::Value::Object(m.iter().map(|(k, v)| (k.clone(), v.to_json())).collect())
+            }
         }
     }
 }
@@ -320,7 +320,11 @@ pub fn go_format_g(f: f64, bits32: bool) -> String {
         return "NaN".into();
     }
     if f.is_infinite() {
-        return if f > 0.0 { "+Inf".into() } else { "-Inf".into() };
+        return if f > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        };
     }
     let neg = f.is_sign_negative() && f != 0.0 || (f == 0.0 && f.is_sign_negative());
     let (digits, dp) = shortest_digits(f, bits32);
@@ -344,7 +348,11 @@ pub fn go_json_float(f: f64) -> String {
     let neg = f < 0.0;
     let (digits, dp) = shortest_digits(f, false);
     if digits == "0" {
-        return if f.is_sign_negative() { "-0".into() } else { "0".into() };
+        return if f.is_sign_negative() {
+            "-0".into()
+        } else {
+            "0".into()
+        };
     }
     let abs = f.abs();
     if !(1e-6..1e21).contains(&abs) {

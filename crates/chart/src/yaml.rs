@@ -356,7 +356,10 @@ fn resolve_scalar(value: &str, style: TScalarStyle, tag: &Option<Tag>) -> Result
             let ok = matches!(
                 (t, &r),
                 ("!!int", Scalar::Int(_) | Scalar::Uint(_))
-                    | ("!!float", Scalar::Float(_) | Scalar::Int(_) | Scalar::Uint(_))
+                    | (
+                        "!!float",
+                        Scalar::Float(_) | Scalar::Int(_) | Scalar::Uint(_)
+                    )
                     | ("!!bool", Scalar::Bool(_))
                     | ("!!null", Scalar::Null)
             );
@@ -587,7 +590,9 @@ fn key_string(k: &Node) -> Result<String, YamlError> {
         Node::Seq(_) | Node::Map(..) => Err(YamlError {
             line: node_mark(n).map(|m| m.line()).unwrap_or(0),
             col: node_mark(n).map(|m| m.col() + 1).unwrap_or(0),
-            message: "error converting YAML to JSON: unsupported map key: a collection cannot be a key".into(),
+            message:
+                "error converting YAML to JSON: unsupported map key: a collection cannot be a key"
+                    .into(),
         }),
         Node::Alias(_) => unreachable!("aliases are followed above"),
     }
@@ -596,7 +601,10 @@ fn key_string(k: &Node) -> Result<String, YamlError> {
 /// Parses every document of `src` into Helm-typed values (`Null` for empty documents).
 pub fn parse_all(src: &str) -> Result<Vec<Value>, YamlError> {
     let docs = parse_nodes(src)?;
-    let mut lim = Limits { decode: 0, alias: 0 };
+    let mut lim = Limits {
+        decode: 0,
+        alias: 0,
+    };
     docs.into_iter()
         .map(|d| match d {
             None => Ok(Value::Null),
@@ -1098,7 +1106,9 @@ fn is_base60_float(s: &str) -> bool {
 }
 
 fn select_style(s: &str, simple_key: bool) -> Style {
-    let can_plain = matches!(resolve_plain_for_emit(s), Scalar::Str(_)) && !is_base60_float(s);
+    let can_plain = matches!(resolve_plain_for_emit(s), Scalar::Str(_))
+        && !is_base60_float(s)
+        && !is_timestamp(s);
     let requested = if s.contains('\n') {
         Style::Literal
     } else if can_plain {
@@ -1120,6 +1130,89 @@ fn select_style(s: &str, simple_key: bool) -> Style {
         style = Style::Double;
     }
     style
+}
+
+/// go-yaml v2's `parseTimestamp`: the forms a plain scalar resolves to `!!timestamp`
+/// (such strings are quoted when emitted).
+fn is_timestamp(s: &str) -> bool {
+    let b = s.as_bytes();
+    let num = |i: &mut usize, min: usize, max: usize| -> Option<u32> {
+        let st = *i;
+        while *i < b.len() && b[*i].is_ascii_digit() && *i - st < max {
+            *i += 1;
+        }
+        if *i - st < min {
+            return None;
+        }
+        s[st..*i].parse().ok()
+    };
+    let mut i = 0;
+    let Some(_y) = num(&mut i, 4, 4) else {
+        return false;
+    };
+    if b.get(i) != Some(&b'-') {
+        return false;
+    }
+    i += 1;
+    let Some(mo) = num(&mut i, 1, 2) else {
+        return false;
+    };
+    if b.get(i) != Some(&b'-') {
+        return false;
+    }
+    i += 1;
+    let Some(d) = num(&mut i, 1, 2) else {
+        return false;
+    };
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) {
+        return false;
+    }
+    if i == b.len() {
+        return true;
+    }
+    let zoned = match b[i] {
+        b'T' | b't' => true,
+        b' ' => false,
+        _ => return false,
+    };
+    i += 1;
+    let (Some(h), true, _) = (num(&mut i, 1, 2), b.get(i) == Some(&b':'), 0) else {
+        return false;
+    };
+    i += 1;
+    let (Some(mi), true, _) = (num(&mut i, 1, 2), b.get(i) == Some(&b':'), 0) else {
+        return false;
+    };
+    i += 1;
+    let Some(sec) = num(&mut i, 1, 2) else {
+        return false;
+    };
+    if h > 23 || mi > 59 || sec > 59 {
+        return false;
+    }
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        if num(&mut i, 1, 9).is_none() {
+            return false;
+        }
+    }
+    if !zoned {
+        return i == b.len();
+    }
+    match b.get(i) {
+        Some(b'Z') => i + 1 == b.len(),
+        Some(b'+') | Some(b'-') => {
+            i += 1;
+            num(&mut i, 2, 2).is_some()
+                && b.get(i) == Some(&b':')
+                && {
+                    i += 1;
+                    num(&mut i, 2, 2).is_some()
+                }
+                && i == b.len()
+        }
+        _ => false,
+    }
 }
 
 fn resolve_plain_for_emit(s: &str) -> Scalar {
@@ -1254,7 +1347,9 @@ mod tests {
 
     #[test]
     fn yaml11_scalars_are_typed_as_helm() {
-        let m = v("a: 1\nb: yes\nc: 077\nd: 0x1F\ne: 2001-12-14\nf: ~\ng: 1_000\nh: '1'\ni: 0b101\nj: -0b101\nk: +12\nl: .5\nm: 1e3\n");
+        let m = v(
+            "a: 1\nb: yes\nc: 077\nd: 0x1F\ne: 2001-12-14\nf: ~\ng: 1_000\nh: '1'\ni: 0b101\nj: -0b101\nk: +12\nl: .5\nm: 1e3\n",
+        );
         let m = m.as_map().unwrap();
         assert_eq!(m["a"], Value::Float(1.0));
         assert_eq!(m["b"], Value::Bool(true));
@@ -1281,7 +1376,12 @@ mod tests {
     #[test]
     fn infinity_and_null_keys_are_errors() {
         assert!(parse("a: .inf\n").unwrap_err().message.contains("+Inf"));
-        assert!(parse("~: 1\n").unwrap_err().message.contains("unsupported map key"));
+        assert!(
+            parse("~: 1\n")
+                .unwrap_err()
+                .message
+                .contains("unsupported map key")
+        );
     }
 
     #[test]
@@ -1314,7 +1414,9 @@ mod tests {
 
     #[test]
     fn emits_like_go_yaml() {
-        let val = v("b: [1, two, {c: d}]\na: {x: 'yes', 'y': '', z: '1.0', w: '- a', v: \"l1\\nl2\\n\"}\ne: []\nf: {}\n");
+        let val = v(
+            "b: [1, two, {c: d}]\na: {x: 'yes', 'y': '', z: '1.0', w: '- a', v: \"l1\\nl2\\n\"}\ne: []\nf: {}\n",
+        );
         assert_eq!(
             to_yaml(&val),
             "a:\n  v: |\n    l1\n    l2\n  w: '- a'\n  x: \"yes\"\n  \"y\": \"\"\n  z: \"1.0\"\nb:\n- 1\n- two\n- c: d\ne: []\nf: {}\n"

@@ -17,9 +17,13 @@ fn json_eq(a: &serde_json::Value, b: &serde_json::Value) -> bool {
     use serde_json::Value as J;
     match (a, b) {
         (J::Number(x), J::Number(y)) => x.as_f64() == y.as_f64(),
-        (J::Array(x), J::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(a, b)| json_eq(a, b)),
+        (J::Array(x), J::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| json_eq(a, b))
+        }
         (J::Object(x), J::Object(y)) => {
-            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
         }
         _ => a == b,
     }
@@ -54,7 +58,10 @@ fn computed_values_match_helm_on_the_corpus() {
         return;
     };
     let cases = shared.join("corpus/cases");
-    let mut dirs: Vec<_> = std::fs::read_dir(&cases).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut dirs: Vec<_> = std::fs::read_dir(&cases)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     dirs.sort();
     let (mut compared, mut failures) = (0, Vec::new());
     for dir in dirs {
@@ -68,20 +75,35 @@ fn computed_values_match_helm_on_the_corpus() {
         let opts = ValueOptions {
             value_files: case["values_files"]
                 .as_array()
-                .map(|a| a.iter().map(|f| dir.join(f.as_str().unwrap()).display().to_string()).collect())
+                .map(|a| {
+                    a.iter()
+                        .map(|f| dir.join(f.as_str().unwrap()).display().to_string())
+                        .collect()
+                })
                 .unwrap_or_default(),
             ..Default::default()
         };
         let user = opts.merge(&mut |p| std::fs::read(p)).unwrap();
         let (_, vals) = computed_values(&chart, &user, &mut Warnings::default()).unwrap();
         let ours = Value::Map(vals).to_json();
-        let helm: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&expected).unwrap()).unwrap();
+        let helm: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&expected).unwrap()).unwrap();
         compared += 1;
         if let Some(d) = diff(&ours, &helm, "") {
-            failures.push(format!("{}: {d}", dir.file_name().unwrap().to_string_lossy()));
+            failures.push(format!(
+                "{}: {d}",
+                dir.file_name().unwrap().to_string_lossy()
+            ));
         }
     }
-    println!("corpus values: {compared} compared, {} differ", failures.len());
+    println!(
+        "corpus values: {compared} compared, {} differ",
+        failures.len()
+    );
     assert!(compared > 0, "no corpus case was compared");
-    assert!(failures.is_empty(), "values differ from Helm:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "values differ from Helm:\n{}",
+        failures.join("\n")
+    );
 }

@@ -1,1 +1,311 @@
-fn main() {}
+//! The `ferry` command line.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use ferry::chart::{
+    self, Value,
+    coalesce::{Warnings, computed_values},
+    deps::{self, ChartSource, FileSource},
+    strvals::ValueOptions,
+};
+
+/// ferry: deploy Helm charts natively, no helm binary needed.
+#[derive(Parser)]
+#[command(name = "ferry", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Show information of a chart.
+    Show {
+        #[command(subcommand)]
+        what: ShowCmd,
+    },
+    /// Manage a chart's dependencies.
+    #[command(alias = "dep", alias = "dependencies")]
+    Dependency {
+        #[command(subcommand)]
+        what: DepCmd,
+    },
+    /// Package a chart directory into a chart archive.
+    Package {
+        /// Chart directories to package.
+        #[arg(required = true)]
+        charts: Vec<PathBuf>,
+        /// Location to write the chart.
+        #[arg(short = 'd', long = "destination", default_value = ".")]
+        destination: PathBuf,
+        /// Update dependencies from Chart.yaml to charts/ before packaging.
+        #[arg(short = 'u', long = "dependency-update")]
+        dependency_update: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum ShowCmd {
+    /// Show all information of the chart.
+    All { chart: PathBuf },
+    /// Show the chart's definition.
+    Chart { chart: PathBuf },
+    /// Show the chart's CRDs.
+    Crds { chart: PathBuf },
+    /// Show the chart's README.
+    Readme { chart: PathBuf },
+    /// Show the chart's values (with --computed: the values its templates will see).
+    Values(ShowValues),
+}
+
+#[derive(Args)]
+struct ShowValues {
+    chart: PathBuf,
+    /// Print the values the root chart's templates see as .Values: after dependency processing
+    /// (aliases, conditions, tags, import-values) and coalescing with the user values.
+    #[arg(long)]
+    computed: bool,
+    /// Output format of --computed.
+    #[arg(short = 'o', long = "output", value_enum, default_value = "yaml")]
+    output: Format,
+    #[command(flatten)]
+    values: ValueFlags,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Json,
+    Yaml,
+}
+
+/// Helm's user-value flags.
+#[derive(Args, Default)]
+struct ValueFlags {
+    /// Specify values in a YAML file (can specify multiple; `-` reads stdin).
+    #[arg(short = 'f', long = "values")]
+    values: Vec<String>,
+    /// Set values on the command line (key1=val1,key2=val2).
+    #[arg(long = "set")]
+    set: Vec<String>,
+    /// Set STRING values on the command line.
+    #[arg(long = "set-string")]
+    set_string: Vec<String>,
+    /// Set values from files (key=path).
+    #[arg(long = "set-file")]
+    set_file: Vec<String>,
+    /// Set JSON values on the command line (key=<json> or a JSON object).
+    #[arg(long = "set-json")]
+    set_json: Vec<String>,
+    /// Set a literal STRING value on the command line.
+    #[arg(long = "set-literal")]
+    set_literal: Vec<String>,
+}
+
+impl ValueFlags {
+    fn options(&self) -> ValueOptions {
+        ValueOptions {
+            value_files: self.values.clone(),
+            json_values: self.set_json.clone(),
+            values: self.set.clone(),
+            string_values: self.set_string.clone(),
+            file_values: self.set_file.clone(),
+            literal_values: self.set_literal.clone(),
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum DepCmd {
+    /// List the dependencies for the given chart.
+    #[command(alias = "ls")]
+    List { chart: Option<PathBuf> },
+    /// Rebuild the charts/ directory based on the Chart.lock file.
+    Build { chart: Option<PathBuf> },
+    /// Update charts/ based on the contents of Chart.yaml.
+    #[command(alias = "up")]
+    Update { chart: Option<PathBuf> },
+}
+
+fn read_input(path: &str) -> std::io::Result<Vec<u8>> {
+    if path.trim() == "-" {
+        let mut buf = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf)?;
+        Ok(buf)
+    } else {
+        std::fs::read(path)
+    }
+}
+
+fn show(what: ShowCmd, out: &mut String) -> anyhow::Result<()> {
+    let (path, chart_part, values_part, readme_part, crds_part) = match &what {
+        ShowCmd::All { chart } => (chart, true, true, true, true),
+        ShowCmd::Chart { chart } => (chart, true, false, false, false),
+        ShowCmd::Crds { chart } => (chart, false, false, false, true),
+        ShowCmd::Readme { chart } => (chart, false, false, true, false),
+        ShowCmd::Values(v) => {
+            if v.computed {
+                return show_computed(v, out);
+            }
+            (&v.chart, false, true, false, false)
+        }
+    };
+    let all = matches!(what, ShowCmd::All { .. });
+    let c = chart::load(path)?;
+    if chart_part {
+        out.push_str(&chart::yaml::to_yaml(&c.metadata.to_value()));
+        out.push('\n');
+    }
+    if values_part && let Some(v) = c.raw_file("values.yaml") {
+        if all {
+            out.push_str("---\n");
+        }
+        out.push_str(&v.text());
+        out.push('\n');
+    }
+    if readme_part
+        && let Some(r) = c.files.iter().find(|f| {
+            ["readme.md", "readme.txt", "readme"]
+                .iter()
+                .any(|n| f.name.eq_ignore_ascii_case(n))
+        })
+    {
+        if all {
+            out.push_str("---\n");
+        }
+        out.push_str(&r.text());
+        out.push('\n');
+    }
+    if crds_part {
+        let mut crds = Vec::new();
+        collect_crds(&c, &mut crds);
+        for f in crds {
+            if !f.data.starts_with(b"---") {
+                out.push_str("---\n");
+            }
+            out.push_str(&f.text());
+            out.push('\n');
+        }
+    }
+    Ok(())
+}
+
+fn collect_crds<'a>(c: &'a chart::Chart, out: &mut Vec<&'a chart::File>) {
+    out.extend(c.crds().filter(|f| {
+        [".yaml", ".yml", ".json"]
+            .iter()
+            .any(|e| f.name.ends_with(e))
+    }));
+    for d in &c.dependencies {
+        collect_crds(d, out);
+    }
+}
+
+fn show_computed(v: &ShowValues, out: &mut String) -> anyhow::Result<()> {
+    let c = chart::load(&v.chart)?;
+    let user = v.values.options().merge(&mut |p| read_input(p))?;
+    let mut warnings = Warnings::default();
+    let (processed, vals) = computed_values(&c, &user, &mut warnings)?;
+    chart::schema::validate(&processed, &vals)?;
+    for w in &warnings.0 {
+        eprintln!("{w}");
+    }
+    let value = Value::Map(vals);
+    match v.output {
+        Format::Json => {
+            out.push_str(&value.to_go_json_pretty("  "));
+            out.push('\n');
+        }
+        Format::Yaml => out.push_str(&chart::yaml::to_yaml(&value)),
+    }
+    Ok(())
+}
+
+fn dependency(what: DepCmd, out: &mut String) -> anyhow::Result<()> {
+    let sources: [&dyn ChartSource; 1] = [&FileSource];
+    let mut log = Vec::new();
+    match what {
+        DepCmd::List { chart } => {
+            let dir = chart.unwrap_or_else(|| PathBuf::from("."));
+            let c = chart::load(&dir)?;
+            if c.metadata.dependencies.is_empty() {
+                out.push_str(&format!(
+                    "WARNING: no dependencies at {}\n",
+                    dir.join("charts").display()
+                ));
+                return Ok(());
+            }
+            let (rows, warnings) = deps::list(&dir)?;
+            let cells: Vec<Vec<String>> = rows
+                .into_iter()
+                .map(|r| vec![r.name, r.version, r.repository, r.status])
+                .collect();
+            out.push_str(&deps::format_table(
+                &["NAME", "VERSION", "REPOSITORY", "STATUS"],
+                &cells,
+            ));
+            out.push_str("\n\n");
+            for w in warnings {
+                out.push_str(&w);
+                out.push('\n');
+            }
+        }
+        DepCmd::Build { chart } => {
+            deps::build(&chart.unwrap_or_else(|| ".".into()), &sources, &mut log)?;
+        }
+        DepCmd::Update { chart } => {
+            deps::update(&chart.unwrap_or_else(|| ".".into()), &sources, &mut log)?;
+        }
+    }
+    out.push_str(&String::from_utf8_lossy(&log));
+    Ok(())
+}
+
+fn package(charts: &[PathBuf], dest: &Path, update: bool, out: &mut String) -> anyhow::Result<()> {
+    for dir in charts {
+        if update {
+            let mut log = Vec::new();
+            deps::update(dir, &[&FileSource], &mut log)?;
+            out.push_str(&String::from_utf8_lossy(&log));
+        }
+        let c = chart::load(dir)?;
+        let path = deps::package(&c, dest)?;
+        let shown = std::fs::canonicalize(&path).unwrap_or(path);
+        out.push_str(&format!(
+            "Successfully packaged chart and saved it to: {}\n",
+            shown.display()
+        ));
+    }
+    Ok(())
+}
+
+fn run(cli: Cli) -> anyhow::Result<String> {
+    let mut out = String::new();
+    match cli.command {
+        Command::Show { what } => show(what, &mut out)?,
+        Command::Dependency { what } => dependency(what, &mut out)?,
+        Command::Package {
+            charts,
+            destination,
+            dependency_update,
+        } => package(&charts, &destination, dependency_update, &mut out)?,
+    }
+    Ok(out)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(out) => {
+            let mut stdout = std::io::stdout().lock();
+            let _ = stdout.write_all(out.as_bytes());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("Error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,19 @@
+//! ferry: a native Rust release engine for Kubernetes that deploys Helm charts without helm.
+//!
+//! This crate is the facade other Rust tools embed, and it holds the `ferry` binary. Today it
+//! re-exports chart loading and values ([`chart`]); rendering, release storage and the
+//! apply/wait engine join it as they land.
+//!
+//! ```
+//! use ferry::chart::{File, Map, load_files, coalesce::{computed_values, Warnings}};
+//!
+//! let chart = load_files(vec![
+//!     File::new("Chart.yaml", b"apiVersion: v2\nname: demo\nversion: 0.1.0\n".to_vec()),
+//!     File::new("values.yaml", b"image: {tag: stable}\n".to_vec()),
+//! ], "demo").unwrap();
+//! let (_, values) = computed_values(&chart, &Map::new(), &mut Warnings::default()).unwrap();
+//! assert_eq!(values["image"].path("tag").and_then(|t| t.as_str()), Some("stable"));
+//! ```
+#![warn(missing_docs)]
+
+pub use ferry_chart as chart;
