@@ -203,6 +203,12 @@ pub fn archive_files(data: &[u8], origin: &str) -> Result<Vec<File>> {
             .read_to_end(&mut buf)
             .map_err(|e| Error::archive(origin, format!("corrupt archive: {raw_name}: {e}")))?;
         remaining -= buf.len() as u64;
+        if (buf.len() as u64) < size && remaining > 0 {
+            return Err(Error::archive(
+                origin,
+                format!("corrupt archive: {raw_name}: unexpected end of data"),
+            ));
+        }
         if (buf.len() as u64) < size || remaining == 0 {
             return Err(Error::archive(
                 origin,
