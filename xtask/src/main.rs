@@ -38,7 +38,14 @@ fn demo() -> Result<()> {
         &["dependency", "build", chart],
         &["dependency", "list", chart],
         &["show", "chart", chart],
-        &["show", "values", "--computed", chart, "--set", "order-service.replicaCount=5"],
+        &[
+            "show",
+            "values",
+            "--computed",
+            chart,
+            "--set",
+            "order-service.replicaCount=5",
+        ],
         &["package", chart, "-d", "target/demo"],
     ];
     for args in steps {
@@ -51,7 +58,14 @@ fn demo() -> Result<()> {
 
 fn ci() -> Result<()> {
     run(cargo().args(["fmt", "--all", "--", "--check"]))?;
-    run(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
+    run(cargo().args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
     run(cargo().args(["deny", "check", "bans", "licenses", "sources"]))?;
     run(cargo().args(["test", "--workspace", "--", "--show-output"]))
 }

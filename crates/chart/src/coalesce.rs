@@ -324,11 +324,7 @@ fn clean_nil_values(m: &GMap) {
             Some(G::Nil) => {
                 m.borrow_mut().remove(&k);
             }
-            Some(G::Map(sub)) => {
-                if !Rc::ptr_eq(&sub, m) {
-                    clean_nil_values(&sub);
-                }
-            }
+            Some(G::Map(sub)) if !Rc::ptr_eq(&sub, m) => clean_nil_values(&sub),
             _ => {}
         }
     }

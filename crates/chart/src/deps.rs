@@ -59,8 +59,10 @@ fn local_path(repo: &str, chart_dir: &Path) -> Result<PathBuf> {
             path.display()
         )));
     }
-    if let (Ok(dep), Ok(me)) = (std::fs::canonicalize(&path), std::fs::canonicalize(chart_dir))
-        && me.starts_with(&dep)
+    if let (Ok(dep), Ok(me)) = (
+        std::fs::canonicalize(&path),
+        std::fs::canonicalize(chart_dir),
+    ) && me.starts_with(&dep)
     {
         return Err(Error::Dependency(format!(
             "{}: dependency cycle: {repo} refers to the chart itself or to a folder containing it",

@@ -427,10 +427,10 @@ pub fn load_files(files: Vec<File>, origin: &str) -> Result<Chart> {
     let Some(mut md) = metadata else {
         return Err(Error::invalid(origin, "Chart.yaml file is missing"));
     };
-    if let Some(deps) = requirements {
-        if !deps.is_empty() || md.dependencies.is_empty() {
-            md.dependencies = deps;
-        }
+    if let Some(deps) = requirements
+        && (!deps.is_empty() || md.dependencies.is_empty())
+    {
+        md.dependencies = deps;
     }
     validate_metadata(&mut md).map_err(|m| Error::invalid(format!("{origin}/Chart.yaml"), m))?;
     chart.metadata = md;

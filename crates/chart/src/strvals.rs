@@ -18,11 +18,14 @@ enum Mode {
     Literal,
 }
 
+/// Turns a `--set-file` path into the file's content.
+type FileReader<'r> = &'r mut dyn FnMut(&str) -> std::result::Result<String, String>;
+
 struct P<'r> {
     s: Vec<char>,
     pos: usize,
     mode: Mode,
-    reader: Option<&'r mut dyn FnMut(&str) -> std::result::Result<String, String>>,
+    reader: Option<FileReader<'r>>,
 }
 
 /// Errors inside the parser; `Eof` ends the input normally.
@@ -410,7 +413,7 @@ fn run(
     s: &str,
     dest: &mut Map,
     mode: Mode,
-    reader: Option<&mut dyn FnMut(&str) -> std::result::Result<String, String>>,
+    reader: Option<FileReader<'_>>,
 ) -> std::result::Result<(), String> {
     let mut p = P {
         s: s.chars().collect(),

@@ -326,14 +326,14 @@ pub fn go_format_g(f: f64, bits32: bool) -> String {
             "-Inf".into()
         };
     }
-    let neg = f.is_sign_negative() && f != 0.0 || (f == 0.0 && f.is_sign_negative());
+    let neg = f.is_sign_negative();
     let (digits, dp) = shortest_digits(f, bits32);
     if digits == "0" {
         return if neg { "-0".into() } else { "0".into() };
     }
     let exp = dp - 1;
     // Go uses precision 6 for the %e/%f decision when formatting the shortest digits.
-    if exp < -4 || exp >= 6 {
+    if !(-4..6).contains(&exp) {
         fmt_e(neg, &digits, dp, 2)
     } else {
         fmt_f(neg, &digits, dp)

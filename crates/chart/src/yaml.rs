@@ -795,7 +795,7 @@ impl Emitter {
                 let mut first = true;
                 for k in go_yaml_sorted_keys(m) {
                     let inline = first && ctx == Ctx::SeqItem;
-                    if !inline && !(first && ctx == Ctx::Top) {
+                    if !(inline || first && ctx == Ctx::Top) {
                         self.newline_indent(indent);
                     }
                     first = false;
@@ -825,7 +825,7 @@ impl Emitter {
                 let mut first = true;
                 for item in l {
                     let inline = first && ctx == Ctx::SeqItem;
-                    if !inline && !(first && ctx == Ctx::Top) {
+                    if !(inline || first && ctx == Ctx::Top) {
                         self.newline_indent(indent);
                     }
                     first = false;
@@ -1121,10 +1121,8 @@ fn select_style(s: &str, simple_key: bool) -> Style {
     if style == Style::Literal && (!a.block_allowed || simple_key) {
         style = Style::Double;
     }
-    if style == Style::Plain {
-        if !a.block_plain_allowed || (s.is_empty() && simple_key) {
-            style = Style::Single;
-        }
+    if style == Style::Plain && (!a.block_plain_allowed || (s.is_empty() && simple_key)) {
+        style = Style::Single;
     }
     if style == Style::Single && !a.single_quoted_allowed {
         style = Style::Double;

@@ -47,18 +47,33 @@ fn archive_error(dir: &Path, entries: &[Vec<u8>]) -> String {
 
 fn check(err: &str, file: &str, problem: &str) {
     assert!(err.contains(file), "error does not name {file:?}: {err}");
-    assert!(err.contains(problem), "error does not say {problem:?}: {err}");
+    assert!(
+        err.contains(problem),
+        "error does not say {problem:?}: {err}"
+    );
 }
 
 #[test]
 fn archives_escaping_the_chart_root_are_refused() {
     let t = tempfile::tempdir().unwrap();
     let ok = raw_entry("bad/Chart.yaml", CHART_YAML, b'0', "");
-    let e = archive_error(t.path(), &[ok.clone(), raw_entry("bad/../../etc/x", b"x", b'0', "")]);
+    let e = archive_error(
+        t.path(),
+        &[ok.clone(), raw_entry("bad/../../etc/x", b"x", b'0', "")],
+    );
     check(&e, "bad-1.0.0.tgz", "references parent directory");
-    let e = archive_error(t.path(), &[ok.clone(), raw_entry("bad//etc/passwd", b"x", b'0', "")]);
+    let e = archive_error(
+        t.path(),
+        &[ok.clone(), raw_entry("bad//etc/passwd", b"x", b'0', "")],
+    );
     check(&e, "bad-1.0.0.tgz", "absolute paths");
-    let e = archive_error(t.path(), &[ok.clone(), raw_entry("bad/templates/l", b"", b'2', "/etc/passwd")]);
+    let e = archive_error(
+        t.path(),
+        &[
+            ok.clone(),
+            raw_entry("bad/templates/l", b"", b'2', "/etc/passwd"),
+        ],
+    );
     check(&e, "bad-1.0.0.tgz", "link");
     let e = archive_error(t.path(), &[raw_entry("Chart.yaml", CHART_YAML, b'0', "")]);
     check(&e, "bad-1.0.0.tgz", "outside the base directory");
@@ -69,20 +84,40 @@ fn corrupt_and_oversized_archives_are_refused() {
     let t = tempfile::tempdir().unwrap();
     let p = t.path().join("garbage.tgz");
     std::fs::write(&p, b"\x1f\x8b\x08\x00not really gzip").unwrap();
-    check(&load(&p).unwrap_err().to_string(), "garbage.tgz", "corrupt archive");
+    check(
+        &load(&p).unwrap_err().to_string(),
+        "garbage.tgz",
+        "corrupt archive",
+    );
     std::fs::write(&p, b"apiVersion: v2\n").unwrap();
-    check(&load(&p).unwrap_err().to_string(), "garbage.tgz", "does not appear to be a gzipped archive");
+    check(
+        &load(&p).unwrap_err().to_string(),
+        "garbage.tgz",
+        "does not appear to be a gzipped archive",
+    );
     // a valid gzip stream holding a truncated tar
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    gz.write_all(&raw_entry("bad/Chart.yaml", &[b'a'; 2000], b'0', "")[..700]).unwrap();
+    gz.write_all(&raw_entry("bad/Chart.yaml", &[b'a'; 2000], b'0', "")[..700])
+        .unwrap();
     std::fs::write(&p, gz.finish().unwrap()).unwrap();
-    check(&load(&p).unwrap_err().to_string(), "garbage.tgz", "corrupt archive");
+    check(
+        &load(&p).unwrap_err().to_string(),
+        "garbage.tgz",
+        "corrupt archive",
+    );
     let big = vec![0u8; 5 * 1024 * 1024 + 1];
     let e = archive_error(
         t.path(),
-        &[raw_entry("bad/Chart.yaml", CHART_YAML, b'0', ""), raw_entry("bad/big.bin", &big, b'0', "")],
+        &[
+            raw_entry("bad/Chart.yaml", CHART_YAML, b'0', ""),
+            raw_entry("bad/big.bin", &big, b'0', ""),
+        ],
     );
-    check(&e, "bad-1.0.0.tgz", "larger than the maximum file size 5242880");
+    check(
+        &e,
+        "bad-1.0.0.tgz",
+        "larger than the maximum file size 5242880",
+    );
     let e = archive_error(t.path(), &[]);
     check(&e, "bad-1.0.0.tgz", "no files in chart archive");
 }
@@ -109,25 +144,55 @@ fn invalid_chart_yaml_is_named() {
     let e = dir_error(&[("Chart.yaml", "apiVersion: v2\nname: [x\nversion: 1\n")]);
     check(&e, "mychart/Chart.yaml:3:", "");
     let e = dir_error(&[("Chart.yaml", "apiVersion: v2\nname: x\nversion: 1.2.3.4\n")]);
-    check(&e, "mychart/Chart.yaml", r#"chart.metadata.version "1.2.3.4" is invalid"#);
+    check(
+        &e,
+        "mychart/Chart.yaml",
+        r#"chart.metadata.version "1.2.3.4" is invalid"#,
+    );
     let e = dir_error(&[("Chart.yaml", "apiVersion: v2\nversion: 1.0.0\n")]);
     check(&e, "mychart/Chart.yaml", "chart.metadata.name is required");
     let e = dir_error(&[("Chart.yaml", "apiVersion: v2\nname: a/b\nversion: 1.0.0\n")]);
-    check(&e, "mychart/Chart.yaml", r#"chart.metadata.name "a/b" is invalid"#);
-    let e = dir_error(&[("Chart.yaml", "apiVersion: v2\nname: x\nversion: 1.0.0\nmaintainers: me\n")]);
-    check(&e, "mychart/Chart.yaml", "cannot unmarshal string into Go struct field");
-    let e = dir_error(&[("Chart.yaml", "apiVersion: v2\nname: x\nversion: 1.0.0\ntype: plugin\n")]);
-    check(&e, "mychart/Chart.yaml", "chart.metadata.type must be application or library");
+    check(
+        &e,
+        "mychart/Chart.yaml",
+        r#"chart.metadata.name "a/b" is invalid"#,
+    );
+    let e = dir_error(&[(
+        "Chart.yaml",
+        "apiVersion: v2\nname: x\nversion: 1.0.0\nmaintainers: me\n",
+    )]);
+    check(
+        &e,
+        "mychart/Chart.yaml",
+        "cannot unmarshal string into Go struct field",
+    );
+    let e = dir_error(&[(
+        "Chart.yaml",
+        "apiVersion: v2\nname: x\nversion: 1.0.0\ntype: plugin\n",
+    )]);
+    check(
+        &e,
+        "mychart/Chart.yaml",
+        "chart.metadata.type must be application or library",
+    );
     let e = dir_error(&[(
         "Chart.yaml",
         "apiVersion: v2\nname: x\nversion: 1.0.0\ndependencies:\n- name: a\n  alias: bad.alias\n",
     )]);
-    check(&e, "mychart/Chart.yaml", "disallowed characters in the alias");
+    check(
+        &e,
+        "mychart/Chart.yaml",
+        "disallowed characters in the alias",
+    );
     let e = dir_error(&[(
         "Chart.yaml",
         "apiVersion: v2\nname: x\nversion: 1.0.0\ndependencies:\n- name: a\n- name: b\n  alias: a\n",
     )]);
-    check(&e, "mychart/Chart.yaml", r#"more than one dependency with name or alias "a""#);
+    check(
+        &e,
+        "mychart/Chart.yaml",
+        r#"more than one dependency with name or alias "a""#,
+    );
 }
 
 #[test]
@@ -147,22 +212,35 @@ fn bad_values_are_named_with_position() {
     let e = dir_error(&[chart, ("values.yaml", &bomb)]);
     check(&e, "mychart/values.yaml", "excessive aliasing");
     let e = dir_error(&[chart, (".helmignore", "ok\n**/x\n")]);
-    check(&e, ".helmignore:2", "double-star (**) syntax is not supported");
+    check(
+        &e,
+        ".helmignore:2",
+        "double-star (**) syntax is not supported",
+    );
 }
 
 #[test]
 fn bad_set_flags_are_reported() {
-    let opts = ValueOptions { values: vec!["a.b".into()], ..Default::default() };
+    let opts = ValueOptions {
+        values: vec!["a.b".into()],
+        ..Default::default()
+    };
     let e = opts.merge(&mut |_| Ok(Vec::new())).unwrap_err().to_string();
     // as Helm: the error names the innermost key
     assert_eq!(e, r#"failed parsing --set data: key "b" has no value"#);
-    let opts = ValueOptions { value_files: vec!["missing.yaml".into()], ..Default::default() };
+    let opts = ValueOptions {
+        value_files: vec!["missing.yaml".into()],
+        ..Default::default()
+    };
     let e = opts
         .merge(&mut |p| std::fs::read(p))
         .unwrap_err()
         .to_string();
     check(&e, "missing.yaml", "No such file");
-    let opts = ValueOptions { json_values: vec!["a={broken".into()], ..Default::default() };
+    let opts = ValueOptions {
+        json_values: vec!["a={broken".into()],
+        ..Default::default()
+    };
     let e = opts.merge(&mut |_| Ok(Vec::new())).unwrap_err().to_string();
     assert_eq!(e, "failed parsing --set-json data: a={broken");
     let _ = Map::new();
@@ -179,13 +257,21 @@ fn dependency_cycles_are_refused() {
             "apiVersion: v2\nname: selfish\nversion: 1.0.0\ndependencies:\n- name: selfish\n  version: 1.0.0\n  repository: file://.\n",
         )],
     );
-    let e = deps::update(&dir, &[&FileSource], &mut Vec::new()).unwrap_err().to_string();
+    let e = deps::update(&dir, &[&FileSource], &mut Vec::new())
+        .unwrap_err()
+        .to_string();
     check(&e, "selfish/Chart.yaml", "dependency cycle");
     // a subchart folder that links back to its parent
     #[cfg(unix)]
     {
         let loop_dir = t.path().join("looping");
-        write(&loop_dir, &[("Chart.yaml", "apiVersion: v2\nname: looping\nversion: 1.0.0\n")]);
+        write(
+            &loop_dir,
+            &[(
+                "Chart.yaml",
+                "apiVersion: v2\nname: looping\nversion: 1.0.0\n",
+            )],
+        );
         std::fs::create_dir_all(loop_dir.join("charts")).unwrap();
         std::os::unix::fs::symlink(&loop_dir, loop_dir.join("charts/again")).unwrap();
         let e = load(&loop_dir).unwrap_err().to_string();
