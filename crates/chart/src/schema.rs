@@ -98,7 +98,8 @@ fn message(e: &jsonschema::ValidationError<'_>) -> String {
             inst.as_array().map(|a| a.len()).unwrap_or(0)
         ),
         ValidationErrorKind::Pattern { pattern } => {
-            format!("{inst} does not match pattern '{pattern}'")
+            let shown = inst.as_str().map(str::to_string).unwrap_or(inst.to_string());
+            format!("'{shown}' does not match pattern '{pattern}'")
         }
         _ => e.to_string(),
     }
@@ -106,15 +107,37 @@ fn message(e: &jsonschema::ValidationError<'_>) -> String {
 
 /// Validates one schema against one chart's values; the failures in Helm's list form.
 pub fn validate_single(schema: &[u8], values: &Map) -> std::result::Result<(), String> {
-    let schema: serde_json::Value = serde_json::from_slice(schema)
+    let mut schema: serde_json::Value = serde_json::from_slice(schema)
         .map_err(|e| format!("- values.schema.json is not valid JSON: {e}\n"))?;
-    let validator = jsonschema::validator_for(&schema)
-        .map_err(|e| format!("- values.schema.json is not a valid schema: {e}\n"))?;
+    let validator = match jsonschema::validator_for(&schema) {
+        Ok(v) => v,
+        Err(e) => {
+            // Helm's validator ignores a `$schema` it does not know (e.g. the draft-less
+            // `http://json-schema.org/schema`) and uses its default draft.
+            let unknown = e.to_string().contains("Unknown specification");
+            let removed = unknown
+                && schema
+                    .as_object_mut()
+                    .is_some_and(|o| o.remove("$schema").is_some());
+            if !removed {
+                return Err(format!("- values.schema.json is not a valid schema: {e}\n"));
+            }
+            jsonschema::validator_for(&schema)
+                .map_err(|e| format!("- values.schema.json is not a valid schema: {e}\n"))?
+        }
+    };
     let instance = Value::Map(values.clone()).to_json();
-    let mut out = String::new();
-    for e in validator.iter_errors(&instance) {
-        out.push_str(&format!("- at '{}': {}\n", e.instance_path, message(&e)));
-    }
+    // Helm's order follows Go map iteration (it varies between runs); ours is fixed: by
+    // location, the root's own failures last.
+    let mut lines: Vec<(String, String)> = validator
+        .iter_errors(&instance)
+        .map(|e| (e.instance_path.to_string(), message(&e)))
+        .collect();
+    lines.sort_by(|a, b| (a.0.is_empty(), &a.0).cmp(&(b.0.is_empty(), &b.0)));
+    let out: String = lines
+        .iter()
+        .map(|(path, msg)| format!("- at '{path}': {msg}\n"))
+        .collect();
     if out.is_empty() { Ok(()) } else { Err(out) }
 }
 

@@ -103,7 +103,21 @@ fn compare_values(oracle: &Path, dir: &Path, chart: &str, args: &[String]) -> Re
                 Err(format!("values differ\nferry: {a}\nhelm:  {b}"))
             }
         }
-        (false, false) => Ok(()),
+        (false, false) => {
+            // schema reports must read the same; other errors name files, which helm does not
+            let theirs = h.stderr.trim();
+            let ours = f.stderr.trim().trim_start_matches("Error: ");
+            // Helm lists a chart's failures in Go map order, which varies: compare as sets
+            fn sorted(s: &str) -> Vec<&str> {
+                let mut l: Vec<&str> = s.lines().collect();
+                l.sort();
+                l
+            }
+            if theirs.starts_with("values don't meet") && sorted(ours) != sorted(theirs) {
+                return Err(format!("schema errors differ\nferry: {ours}\nhelm:  {theirs}"));
+            }
+            Ok(())
+        }
         (true, false) => Err(format!(
             "helm failed but ferry did not: {}",
             h.stderr.trim()

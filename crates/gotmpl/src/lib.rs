@@ -1,1 +1,49 @@
 //! Go's `text/template` language, exact to the byte and to the error.
+//!
+//! This crate lexes, parses and executes Go templates with Go's semantics:
+//! the same output bytes (including Go's `fmt` printing of numbers, maps
+//! and slices) and the same error messages. It knows nothing of Helm,
+//! Kubernetes or YAML: Sprig and Helm functions (`include`, `tpl`,
+//! `toYaml`, …) are registered by the caller through [`Funcs`].
+//!
+//! - [`Templates`] is a set of named templates: parse once, execute many.
+//! - [`Value`] is what templates see: nil, bool, numbers, strings, lists,
+//!   maps (optionally of a named Go type such as `common.Values`), structs.
+//! - [`Function`] + [`Signature`] give functions Go's call convention
+//!   (typed parameters, variadics, the piped value last, `(T, error)`).
+//! - [`Ctx`] lets a function execute other templates (`include`, `tpl`).
+//!
+//! ```
+//! use ferry_gotmpl::{Funcs, Signature, Templates, Type, Value};
+//!
+//! let mut funcs = Funcs::new();
+//! funcs.add("upper", Signature::new([Type::String], Type::String), |_, args| {
+//!     Ok(Value::from(args[0].as_str().unwrap_or_default().to_uppercase()))
+//! });
+//! let mut set = Templates::new(funcs);
+//! set.parse("t", r#"{{ range $k, $v := . }}{{ $k | upper }}={{ $v }} {{ end }}"#)?;
+//! let data = Value::map([("b", Value::from(1e6)), ("a", Value::from("x"))]);
+//! assert_eq!(set.execute("t", &data)?, "A=x B=1e+06 ");
+//!
+//! let err = Templates::default().parse("bad", "{{ if true }}").unwrap_err();
+//! assert_eq!(err.to_string(), "template: bad:1: unexpected EOF");
+//! # Ok::<(), ferry_gotmpl::Error>(())
+//! ```
+
+#![warn(missing_docs)]
+
+mod error;
+mod exec;
+mod funcs;
+pub mod gofmt;
+mod lex;
+mod parse;
+mod strconv;
+mod template;
+mod value;
+
+pub use error::{Error, FuncError, Span};
+pub use exec::Ctx;
+pub use funcs::{Funcs, Function, NativeFn, Signature, html_escape, js_escape, query_escape};
+pub use template::{Limits, MissingKey, Templates};
+pub use value::{List, Map, Stringer, Struct, Type, TypeInfo, Value, is_true};

@@ -1,0 +1,641 @@
+//! The lexer: Go's `text/template/parse/lex.go` state machine, run eagerly.
+
+use std::fmt;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum ItemType {
+    Error,
+    Bool,
+    Char,
+    CharConstant,
+    Comment,
+    Assign,
+    Declare,
+    Eof,
+    Field,
+    Identifier,
+    LeftDelim,
+    LeftParen,
+    Number,
+    Pipe,
+    RawString,
+    RightDelim,
+    RightParen,
+    Space,
+    String,
+    Text,
+    Variable,
+    Complex,
+    // Keywords appear after all the rest.
+    Keyword,
+    Block,
+    Break,
+    Continue,
+    Dot,
+    Define,
+    Else,
+    End,
+    If,
+    Nil,
+    Range,
+    Template,
+    With,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Item {
+    pub typ: ItemType,
+    pub pos: usize,
+    pub end: usize,
+    pub line: usize,
+    /// Error message for `ItemType::Error`.
+    pub err: Option<String>,
+}
+
+impl Item {
+    pub fn val<'s>(&'s self, src: &'s str) -> &'s str {
+        match &self.err {
+            Some(e) => e,
+            None => &src[self.pos..self.end],
+        }
+    }
+
+    /// Go's `item.String()`.
+    pub fn describe(&self, src: &str) -> String {
+        let val = self.val(src);
+        match self.typ {
+            ItemType::Eof => "EOF".to_string(),
+            ItemType::Error => val.to_string(),
+            t if t > ItemType::Keyword => format!("<{val}>"),
+            _ => {
+                if val.chars().count() > 10 {
+                    let short: String = val.chars().take(10).collect();
+                    format!("{}...", crate::gofmt::quote(&short))
+                } else {
+                    crate::gofmt::quote(val)
+                }
+            }
+        }
+    }
+}
+
+pub(crate) struct LexOptions {
+    pub break_ok: bool,
+    pub continue_ok: bool,
+}
+
+const LEFT_DELIM: &str = "{{";
+const RIGHT_DELIM: &str = "}}";
+const LEFT_COMMENT: &str = "/*";
+const RIGHT_COMMENT: &str = "*/";
+
+fn is_space(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\r' | '\n')
+}
+
+pub(crate) fn is_alphanumeric(c: char) -> bool {
+    c == '_' || c.is_alphabetic() || c.is_ascii_digit() || (!c.is_ascii() && c.is_numeric())
+}
+
+fn has_left_trim_marker(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() >= 2 && b[0] == b'-' && is_space(b[1] as char)
+}
+
+fn has_right_trim_marker(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() >= 2 && is_space(b[0] as char) && b[1] == b'-'
+}
+
+fn right_trim_length(s: &str) -> usize {
+    s.len() - s.trim_end_matches(is_space).len()
+}
+
+fn left_trim_length(s: &str) -> usize {
+    s.len() - s.trim_start_matches(is_space).len()
+}
+
+fn key(word: &str) -> Option<ItemType> {
+    Some(match word {
+        "." => ItemType::Dot,
+        "block" => ItemType::Block,
+        "break" => ItemType::Break,
+        "continue" => ItemType::Continue,
+        "define" => ItemType::Define,
+        "else" => ItemType::Else,
+        "end" => ItemType::End,
+        "if" => ItemType::If,
+        "range" => ItemType::Range,
+        "nil" => ItemType::Nil,
+        "template" => ItemType::Template,
+        "with" => ItemType::With,
+        _ => return None,
+    })
+}
+
+#[derive(Clone, Copy)]
+enum State {
+    Text,
+    LeftDelim,
+    Comment,
+    RightDelim,
+    InsideAction,
+    Space,
+    Identifier,
+    Field,
+    Variable,
+    Char,
+    Number,
+    Quote,
+    RawQuote,
+}
+
+struct Lexer<'s> {
+    input: &'s str,
+    pos: usize,
+    start: usize,
+    width: usize,
+    paren_depth: i64,
+    items: Vec<Item>,
+    opts: LexOptions,
+    line_cache: (usize, usize),
+}
+
+/// Lexes the whole input. The item list ends with `Eof` or `Error`.
+pub(crate) fn lex(input: &str, opts: LexOptions) -> Vec<Item> {
+    let mut l = Lexer {
+        input,
+        pos: 0,
+        start: 0,
+        width: 0,
+        paren_depth: 0,
+        items: Vec::new(),
+        opts,
+        line_cache: (0, 1),
+    };
+    let mut state = Some(State::Text);
+    while let Some(s) = state {
+        state = l.step(s);
+    }
+    l.items
+}
+
+impl<'s> Lexer<'s> {
+    fn line_at(&mut self, pos: usize) -> usize {
+        let (cpos, cline) = self.line_cache;
+        let line = if pos >= cpos {
+            cline
+                + self.input.as_bytes()[cpos..pos]
+                    .iter()
+                    .filter(|b| **b == b'\n')
+                    .count()
+        } else {
+            1 + self.input.as_bytes()[..pos]
+                .iter()
+                .filter(|b| **b == b'\n')
+                .count()
+        };
+        self.line_cache = (pos, line);
+        line
+    }
+
+    fn next(&mut self) -> Option<char> {
+        if self.pos >= self.input.len() {
+            self.width = 0;
+            return None;
+        }
+        let c = self.input[self.pos..].chars().next()?;
+        self.width = c.len_utf8();
+        self.pos += self.width;
+        Some(c)
+    }
+
+    fn peek(&mut self) -> Option<char> {
+        self.input[self.pos..].chars().next()
+    }
+
+    fn backup(&mut self) {
+        self.pos -= self.width;
+        self.width = 0;
+    }
+
+    fn emit(&mut self, typ: ItemType) {
+        let line = self.line_at(self.start);
+        self.items.push(Item {
+            typ,
+            pos: self.start,
+            end: self.pos,
+            line,
+            err: None,
+        });
+        self.start = self.pos;
+    }
+
+    fn ignore(&mut self) {
+        self.start = self.pos;
+    }
+
+    fn accept(&mut self, valid: &str) -> bool {
+        match self.next() {
+            Some(c) if valid.contains(c) => true,
+            Some(_) => {
+                self.backup();
+                false
+            }
+            None => false,
+        }
+    }
+
+    fn accept_run(&mut self, valid: &str) {
+        while self.accept(valid) {}
+    }
+
+    fn errorf(&mut self, msg: String) -> Option<State> {
+        let line = self.line_at(self.pos);
+        self.items.push(Item {
+            typ: ItemType::Error,
+            pos: self.start,
+            end: self.start,
+            line,
+            err: Some(msg),
+        });
+        None
+    }
+
+    fn at_right_delim(&self) -> (bool, bool) {
+        let rest = &self.input[self.pos..];
+        if has_right_trim_marker(rest) && rest[2..].starts_with(RIGHT_DELIM) {
+            return (true, true);
+        }
+        if rest.starts_with(RIGHT_DELIM) {
+            return (true, false);
+        }
+        (false, false)
+    }
+
+    fn at_terminator(&mut self) -> bool {
+        match self.peek() {
+            None => true,
+            Some(c) if is_space(c) => true,
+            Some('.' | ',' | '|' | ':' | ')' | '(' | '}') => true,
+            _ => false,
+        }
+    }
+
+    fn step(&mut self, s: State) -> Option<State> {
+        match s {
+            State::Text => self.lex_text(),
+            State::LeftDelim => self.lex_left_delim(),
+            State::Comment => self.lex_comment(),
+            State::RightDelim => self.lex_right_delim(),
+            State::InsideAction => self.lex_inside_action(),
+            State::Space => self.lex_space(),
+            State::Identifier => self.lex_identifier(),
+            State::Field => self.lex_field_or_variable(ItemType::Field),
+            State::Variable => {
+                if self.at_terminator() {
+                    self.emit(ItemType::Variable);
+                    return Some(State::InsideAction);
+                }
+                self.lex_field_or_variable(ItemType::Variable)
+            }
+            State::Char => self.lex_char(),
+            State::Number => self.lex_number(),
+            State::Quote => self.lex_quote(),
+            State::RawQuote => self.lex_raw_quote(),
+        }
+    }
+
+    fn lex_text(&mut self) -> Option<State> {
+        self.width = 0;
+        if let Some(x) = self.input[self.pos..].find(LEFT_DELIM) {
+            if x > 0 {
+                self.pos += x;
+                let mut trim = 0;
+                let delim_end = self.pos + LEFT_DELIM.len();
+                if has_left_trim_marker(&self.input[delim_end..]) {
+                    trim = right_trim_length(&self.input[self.start..self.pos]);
+                }
+                self.pos -= trim;
+                if self.pos > self.start {
+                    self.emit(ItemType::Text);
+                }
+                self.pos += trim;
+                self.ignore();
+            }
+            return Some(State::LeftDelim);
+        }
+        self.pos = self.input.len();
+        if self.pos > self.start {
+            self.emit(ItemType::Text);
+        }
+        self.emit(ItemType::Eof);
+        None
+    }
+
+    fn lex_left_delim(&mut self) -> Option<State> {
+        self.pos += LEFT_DELIM.len();
+        let trim = has_left_trim_marker(&self.input[self.pos..]);
+        let after = if trim { 2 } else { 0 };
+        if self.input[self.pos + after..].starts_with(LEFT_COMMENT) {
+            self.pos += after;
+            self.ignore();
+            return Some(State::Comment);
+        }
+        self.emit(ItemType::LeftDelim);
+        self.pos += after;
+        self.ignore();
+        self.paren_depth = 0;
+        Some(State::InsideAction)
+    }
+
+    fn lex_comment(&mut self) -> Option<State> {
+        self.pos += LEFT_COMMENT.len();
+        let Some(x) = self.input[self.pos..].find(RIGHT_COMMENT) else {
+            return self.errorf("unclosed comment".into());
+        };
+        self.pos += x + RIGHT_COMMENT.len();
+        let (delim, trim) = self.at_right_delim();
+        if !delim {
+            return self.errorf("comment ends before closing delimiter".into());
+        }
+        if trim {
+            self.pos += 2;
+        }
+        self.pos += RIGHT_DELIM.len();
+        if trim {
+            self.pos += left_trim_length(&self.input[self.pos..]);
+        }
+        self.ignore();
+        Some(State::Text)
+    }
+
+    fn lex_right_delim(&mut self) -> Option<State> {
+        let (_, trim) = self.at_right_delim();
+        if trim {
+            self.pos += 2;
+            self.ignore();
+        }
+        self.pos += RIGHT_DELIM.len();
+        self.emit(ItemType::RightDelim);
+        if trim {
+            self.pos += left_trim_length(&self.input[self.pos..]);
+            self.ignore();
+        }
+        Some(State::Text)
+    }
+
+    fn lex_inside_action(&mut self) -> Option<State> {
+        let (delim, _) = self.at_right_delim();
+        if delim {
+            if self.paren_depth == 0 {
+                return Some(State::RightDelim);
+            }
+            return self.errorf("unclosed left paren".into());
+        }
+        let Some(r) = self.next() else {
+            return self.errorf("unclosed action".into());
+        };
+        match r {
+            c if is_space(c) => {
+                self.backup();
+                return Some(State::Space);
+            }
+            '=' => self.emit(ItemType::Assign),
+            ':' => {
+                if self.next() != Some('=') {
+                    return self.errorf("expected :=".into());
+                }
+                self.emit(ItemType::Declare);
+            }
+            '|' => self.emit(ItemType::Pipe),
+            '"' => return Some(State::Quote),
+            '`' => return Some(State::RawQuote),
+            '$' => return Some(State::Variable),
+            '\'' => return Some(State::Char),
+            '.' => {
+                let next = self.input.as_bytes().get(self.pos).copied();
+                match next {
+                    Some(b) if !b.is_ascii_digit() => return Some(State::Field),
+                    _ => {
+                        self.backup();
+                        return Some(State::Number);
+                    }
+                }
+            }
+            '+' | '-' | '0'..='9' => {
+                self.backup();
+                return Some(State::Number);
+            }
+            c if is_alphanumeric(c) => {
+                self.backup();
+                return Some(State::Identifier);
+            }
+            '(' => {
+                self.paren_depth += 1;
+                self.emit(ItemType::LeftParen);
+            }
+            ')' => {
+                self.paren_depth -= 1;
+                if self.paren_depth < 0 {
+                    return self.errorf("unexpected right paren".into());
+                }
+                self.emit(ItemType::RightParen);
+            }
+            c if c.is_ascii() && crate::gofmt::is_print(c) => self.emit(ItemType::Char),
+            c => {
+                return self.errorf(format!("unrecognized character in action: {}", sharp_u(c)));
+            }
+        }
+        Some(State::InsideAction)
+    }
+
+    fn lex_space(&mut self) -> Option<State> {
+        let mut num = 0;
+        while let Some(c) = self.peek() {
+            if !is_space(c) {
+                break;
+            }
+            self.next();
+            num += 1;
+        }
+        if has_right_trim_marker(&self.input[self.pos - 1..])
+            && self.input[self.pos - 1 + 2..].starts_with(RIGHT_DELIM)
+        {
+            self.pos -= 1;
+            if num == 1 {
+                return Some(State::RightDelim);
+            }
+        }
+        self.emit(ItemType::Space);
+        Some(State::InsideAction)
+    }
+
+    fn lex_identifier(&mut self) -> Option<State> {
+        loop {
+            match self.next() {
+                Some(c) if is_alphanumeric(c) => {}
+                r => {
+                    if r.is_some() {
+                        self.backup();
+                    }
+                    let word = &self.input[self.start..self.pos];
+                    if !self.at_terminator() {
+                        let c = self.peek().unwrap_or('\u{FFFD}');
+                        return self.errorf(format!("bad character {}", sharp_u(c)));
+                    }
+                    let typ = match key(word) {
+                        Some(ItemType::Break) if !self.opts.break_ok => ItemType::Identifier,
+                        Some(ItemType::Continue) if !self.opts.continue_ok => ItemType::Identifier,
+                        Some(k) => k,
+                        None if word == "true" || word == "false" => ItemType::Bool,
+                        None => ItemType::Identifier,
+                    };
+                    self.emit(typ);
+                    return Some(State::InsideAction);
+                }
+            }
+        }
+    }
+
+    fn lex_field_or_variable(&mut self, typ: ItemType) -> Option<State> {
+        if self.at_terminator() {
+            self.emit(if typ == ItemType::Variable {
+                ItemType::Variable
+            } else {
+                ItemType::Dot
+            });
+            return Some(State::InsideAction);
+        }
+        loop {
+            match self.next() {
+                Some(c) if is_alphanumeric(c) => {}
+                Some(_) => {
+                    self.backup();
+                    break;
+                }
+                None => break,
+            }
+        }
+        if !self.at_terminator() {
+            let c = self.peek().unwrap_or('\u{FFFD}');
+            return self.errorf(format!("bad character {}", sharp_u(c)));
+        }
+        self.emit(typ);
+        Some(State::InsideAction)
+    }
+
+    fn lex_char(&mut self) -> Option<State> {
+        loop {
+            match self.next() {
+                Some('\\') => match self.next() {
+                    Some('\n') | None => {
+                        return self.errorf("unterminated character constant".into());
+                    }
+                    _ => {}
+                },
+                Some('\n') | None => return self.errorf("unterminated character constant".into()),
+                Some('\'') => break,
+                _ => {}
+            }
+        }
+        self.emit(ItemType::CharConstant);
+        Some(State::InsideAction)
+    }
+
+    fn lex_number(&mut self) -> Option<State> {
+        if !self.scan_number() {
+            let s = self.input[self.start..self.pos].to_string();
+            return self.errorf(format!("bad number syntax: {}", crate::gofmt::quote(&s)));
+        }
+        if let Some('+' | '-') = self.peek() {
+            if !self.scan_number() || !self.input[..self.pos].ends_with('i') {
+                let s = self.input[self.start..self.pos].to_string();
+                return self.errorf(format!("bad number syntax: {}", crate::gofmt::quote(&s)));
+            }
+            self.emit(ItemType::Complex);
+        } else {
+            self.emit(ItemType::Number);
+        }
+        Some(State::InsideAction)
+    }
+
+    fn scan_number(&mut self) -> bool {
+        self.accept("+-");
+        let mut digits = "0123456789_";
+        if self.accept("0") {
+            if self.accept("xX") {
+                digits = "0123456789abcdefABCDEF_";
+            } else if self.accept("oO") {
+                digits = "01234567_";
+            } else if self.accept("bB") {
+                digits = "01_";
+            }
+        }
+        self.accept_run(digits);
+        if self.accept(".") {
+            self.accept_run(digits);
+        }
+        if digits.len() == 11 && self.accept("eE") {
+            self.accept("+-");
+            self.accept_run("0123456789_");
+        }
+        if digits.len() == 23 && self.accept("pP") {
+            self.accept("+-");
+            self.accept_run("0123456789_");
+        }
+        self.accept("i");
+        if let Some(c) = self.peek() {
+            if is_alphanumeric(c) {
+                self.next();
+                return false;
+            }
+        }
+        true
+    }
+
+    fn lex_quote(&mut self) -> Option<State> {
+        loop {
+            match self.next() {
+                Some('\\') => match self.next() {
+                    Some('\n') | None => {
+                        return self.errorf("unterminated quoted string".into());
+                    }
+                    _ => {}
+                },
+                Some('\n') | None => return self.errorf("unterminated quoted string".into()),
+                Some('"') => break,
+                _ => {}
+            }
+        }
+        self.emit(ItemType::String);
+        Some(State::InsideAction)
+    }
+
+    fn lex_raw_quote(&mut self) -> Option<State> {
+        loop {
+            match self.next() {
+                None => return self.errorf("unterminated raw quoted string".into()),
+                Some('`') => break,
+                _ => {}
+            }
+        }
+        self.emit(ItemType::RawString);
+        Some(State::InsideAction)
+    }
+}
+
+/// Go's `%#U`: `U+0041 'A'`.
+pub(crate) fn sharp_u(c: char) -> String {
+    if crate::gofmt::is_print(c) {
+        format!("U+{:04X} '{}'", c as u32, c)
+    } else {
+        format!("U+{:04X}", c as u32)
+    }
+}
+
+impl fmt::Display for ItemType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self:?}")
+    }
+}

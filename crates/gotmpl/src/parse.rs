@@ -1,0 +1,1036 @@
+//! The parser: Go's `text/template/parse` grammar and error messages, and
+//! the parse tree the executor walks.
+
+use std::collections::HashMap;
+use std::fmt::{self, Write as _};
+use std::sync::Arc;
+
+use crate::error::Error;
+use crate::lex::{Item, ItemType, LexOptions, lex};
+use crate::strconv;
+use crate::value::Value;
+
+/// Maximum nesting of parentheses, and of control structures, accepted by
+/// the parser (Go allows 10000 parentheses; we keep the native stack safe).
+pub(crate) const MAX_PARSE_DEPTH: usize = 1000;
+
+/// One parsed template (a file's top level, or a `define`/`block`).
+#[derive(Debug)]
+pub(crate) struct Tree {
+    pub name: Arc<str>,
+    pub parse_name: Arc<str>,
+    pub text: Arc<str>,
+    pub root: ListNode,
+}
+
+#[derive(Debug)]
+pub(crate) struct ListNode {
+    pub nodes: Vec<Node>,
+}
+
+#[derive(Debug)]
+pub(crate) enum Node {
+    Text(Arc<str>),
+    Action(ActionNode),
+    If(Box<BranchNode>),
+    With(Box<BranchNode>),
+    Range(Box<BranchNode>),
+    Template(Box<TemplateNode>),
+    Break(usize),
+    Continue(usize),
+}
+
+#[derive(Debug)]
+pub(crate) struct ActionNode {
+    pub pos: usize,
+    pub pipe: PipeNode,
+}
+
+#[derive(Debug)]
+pub(crate) struct BranchNode {
+    pub pos: usize,
+    pub pipe: PipeNode,
+    pub list: ListNode,
+    pub else_list: Option<ListNode>,
+}
+
+#[derive(Debug)]
+pub(crate) struct TemplateNode {
+    pub pos: usize,
+    pub name: Arc<str>,
+    pub pipe: Option<PipeNode>,
+}
+
+#[derive(Debug)]
+pub(crate) struct PipeNode {
+    pub pos: usize,
+    pub is_assign: bool,
+    pub decl: Vec<VariableNode>,
+    pub cmds: Vec<CommandNode>,
+}
+
+#[derive(Debug)]
+pub(crate) struct VariableNode {
+    pub pos: usize,
+    pub ident: Vec<Arc<str>>,
+}
+
+#[derive(Debug)]
+pub(crate) struct CommandNode {
+    pub pos: usize,
+    pub args: Vec<Arg>,
+}
+
+#[derive(Debug)]
+pub(crate) struct NumberNode {
+    pub pos: usize,
+    pub text: Arc<str>,
+    pub is_int: bool,
+    pub is_uint: bool,
+    pub is_float: bool,
+    pub is_complex: bool,
+    pub int64: i64,
+    pub uint64: u64,
+    pub float64: f64,
+    pub complex: (f64, f64),
+}
+
+/// An operand of a command.
+#[derive(Debug)]
+pub(crate) enum Arg {
+    Bool(usize, bool),
+    Dot(usize),
+    Nil(usize),
+    Number(Box<NumberNode>),
+    String {
+        pos: usize,
+        quoted: Arc<str>,
+        value: Value,
+    },
+    Field {
+        pos: usize,
+        ident: Vec<Arc<str>>,
+    },
+    Variable(VariableNode),
+    Identifier {
+        pos: usize,
+        name: Arc<str>,
+    },
+    Chain {
+        pos: usize,
+        node: Box<Arg>,
+        field: Vec<Arc<str>>,
+    },
+    Pipe(Box<PipeNode>),
+}
+
+impl Arg {
+    pub fn pos(&self) -> usize {
+        match self {
+            Arg::Bool(p, _) | Arg::Dot(p) | Arg::Nil(p) => *p,
+            Arg::Number(n) => n.pos,
+            Arg::String { pos, .. }
+            | Arg::Field { pos, .. }
+            | Arg::Identifier { pos, .. }
+            | Arg::Chain { pos, .. } => *pos,
+            Arg::Variable(v) => v.pos,
+            Arg::Pipe(p) => p.pos,
+        }
+    }
+}
+
+// ---- Go's String() forms, used in error contexts ----
+
+impl fmt::Display for VariableNode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, id) in self.ident.iter().enumerate() {
+            if i > 0 {
+                f.write_char('.')?;
+            }
+            f.write_str(id)?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for Arg {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Arg::Bool(_, b) => write!(f, "{b}"),
+            Arg::Dot(_) => f.write_str("."),
+            Arg::Nil(_) => f.write_str("nil"),
+            Arg::Number(n) => f.write_str(&n.text),
+            Arg::String { quoted, .. } => f.write_str(quoted),
+            Arg::Field { ident, .. } => {
+                for id in ident {
+                    write!(f, ".{id}")?;
+                }
+                Ok(())
+            }
+            Arg::Variable(v) => write!(f, "{v}"),
+            Arg::Identifier { name, .. } => f.write_str(name),
+            Arg::Chain { node, field, .. } => {
+                if let Arg::Pipe(p) = &**node {
+                    write!(f, "({p})")?;
+                } else {
+                    write!(f, "{node}")?;
+                }
+                for id in field {
+                    write!(f, ".{id}")?;
+                }
+                Ok(())
+            }
+            Arg::Pipe(p) => write!(f, "{p}"),
+        }
+    }
+}
+
+impl fmt::Display for CommandNode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, a) in self.args.iter().enumerate() {
+            if i > 0 {
+                f.write_char(' ')?;
+            }
+            if let Arg::Pipe(p) = a {
+                write!(f, "({p})")?;
+            } else {
+                write!(f, "{a}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for PipeNode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !self.decl.is_empty() {
+            for (i, v) in self.decl.iter().enumerate() {
+                if i > 0 {
+                    f.write_str(", ")?;
+                }
+                write!(f, "{v}")?;
+            }
+            f.write_str(if self.is_assign { " = " } else { " := " })?;
+        }
+        for (i, c) in self.cmds.iter().enumerate() {
+            if i > 0 {
+                f.write_str(" | ")?;
+            }
+            write!(f, "{c}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for ListNode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for n in &self.nodes {
+            write!(f, "{n}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for Node {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Node::Text(t) => f.write_str(t),
+            Node::Action(a) => write!(f, "{{{{{}}}}}", a.pipe),
+            Node::If(b) => b.write("if", f),
+            Node::With(b) => b.write("with", f),
+            Node::Range(b) => b.write("range", f),
+            Node::Template(t) => write!(f, "{t}"),
+            Node::Break(_) => f.write_str("{{break}}"),
+            Node::Continue(_) => f.write_str("{{continue}}"),
+        }
+    }
+}
+
+impl BranchNode {
+    fn write(&self, name: &str, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{{{{{name} {}}}}}{}", self.pipe, self.list)?;
+        if let Some(e) = &self.else_list {
+            write!(f, "{{{{else}}}}{e}")?;
+        }
+        f.write_str("{{end}}")
+    }
+}
+
+impl fmt::Display for TemplateNode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let q = crate::gofmt::quote(&self.name);
+        match &self.pipe {
+            None => write!(f, "{{{{template {q}}}}}"),
+            Some(p) => write!(f, "{{{{template {q} {p}}}}}"),
+        }
+    }
+}
+
+fn is_empty_list(l: &ListNode) -> bool {
+    l.nodes.iter().all(|n| match n {
+        Node::Text(t) => t.trim_matches(|c: char| c.is_whitespace()).is_empty(),
+        _ => false,
+    })
+}
+
+impl Tree {
+    pub fn is_empty(&self) -> bool {
+        is_empty_list(&self.root)
+    }
+}
+
+// ---- the parser ----
+
+enum Parsed {
+    Node(Node),
+    End,
+    Else,
+}
+
+impl Parsed {
+    fn describe(&self) -> String {
+        match self {
+            Parsed::Node(n) => n.to_string(),
+            Parsed::End => "{{end}}".into(),
+            Parsed::Else => "{{else}}".into(),
+        }
+    }
+}
+
+struct Parser<'a> {
+    src: &'a str,
+    items: Vec<Item>,
+    idx: usize,
+    hi: usize,
+    parse_name: Arc<str>,
+    text: Arc<str>,
+    has_func: &'a dyn Fn(&str) -> bool,
+    vars: Vec<Arc<str>>,
+    action_line: usize,
+    range_depth: usize,
+    depth: usize,
+    tree_set: HashMap<Arc<str>, Arc<Tree>>,
+}
+
+type PResult<T> = Result<T, Error>;
+
+/// Parses `text` under `name`, returning every tree it defines (the top
+/// level included), like Go's `parse.Parse`.
+pub(crate) fn parse(
+    name: &str,
+    text: &str,
+    has_func: &dyn Fn(&str) -> bool,
+) -> PResult<HashMap<Arc<str>, Arc<Tree>>> {
+    let items = lex(
+        text,
+        LexOptions {
+            break_ok: !has_func("break"),
+            continue_ok: !has_func("continue"),
+        },
+    );
+    let name: Arc<str> = name.into();
+    let mut p = Parser {
+        src: text,
+        items,
+        idx: 0,
+        hi: 0,
+        parse_name: name.clone(),
+        text: text.into(),
+        has_func,
+        vars: vec!["$".into()],
+        action_line: 0,
+        range_depth: 0,
+        depth: 0,
+        tree_set: HashMap::new(),
+    };
+    let root = p.parse_top()?;
+    let tree = Tree {
+        name: name.clone(),
+        parse_name: name,
+        text: p.text.clone(),
+        root,
+    };
+    p.add(tree)?;
+    Ok(p.tree_set)
+}
+
+impl Parser<'_> {
+    fn next(&mut self) -> Item {
+        let i = self.idx.min(self.items.len() - 1);
+        self.idx = i + 1;
+        if self.idx > self.hi {
+            self.hi = self.idx;
+        }
+        self.items[i].clone()
+    }
+
+    fn backup(&mut self) {
+        self.idx -= 1;
+    }
+
+    fn peek(&mut self) -> Item {
+        let t = self.next();
+        self.backup();
+        t
+    }
+
+    fn next_non_space(&mut self) -> Item {
+        loop {
+            let t = self.next();
+            if t.typ != ItemType::Space {
+                return t;
+            }
+        }
+    }
+
+    fn peek_non_space(&mut self) -> Item {
+        let t = self.next_non_space();
+        self.backup();
+        t
+    }
+
+    fn errorf(&self, msg: impl Into<String>) -> Error {
+        let line = self
+            .items
+            .get(self.hi.saturating_sub(1))
+            .map(|t| t.line)
+            .unwrap_or(1);
+        Error::Parse {
+            name: self.parse_name.to_string(),
+            line,
+            message: msg.into(),
+        }
+    }
+
+    fn unexpected(&self, token: &Item, context: &str) -> Error {
+        if token.typ == ItemType::Error {
+            let val = token.val(self.src);
+            let mut extra = String::new();
+            if self.action_line != 0 && self.action_line != token.line {
+                extra = format!(
+                    " in action started at {}:{}",
+                    self.parse_name, self.action_line
+                );
+                if val.ends_with(" action") {
+                    extra = extra[" in action".len()..].to_string();
+                }
+            }
+            return self.errorf(format!("{val}{extra}"));
+        }
+        self.errorf(format!(
+            "unexpected {} in {}",
+            token.describe(self.src),
+            context
+        ))
+    }
+
+    fn expect(&mut self, expected: ItemType, context: &str) -> PResult<Item> {
+        let t = self.next_non_space();
+        if t.typ != expected {
+            return Err(self.unexpected(&t, context));
+        }
+        Ok(t)
+    }
+
+    fn add(&mut self, tree: Tree) -> PResult<()> {
+        match self.tree_set.get(&tree.name) {
+            Some(old) if !old.is_empty() => {
+                if !tree.is_empty() {
+                    return Err(self.errorf(format!(
+                        "template: multiple definition of template {}",
+                        crate::gofmt::quote(&tree.name)
+                    )));
+                }
+            }
+            _ => {
+                self.tree_set.insert(tree.name.clone(), Arc::new(tree));
+            }
+        }
+        Ok(())
+    }
+
+    fn parse_top(&mut self) -> PResult<ListNode> {
+        let mut root = ListNode { nodes: Vec::new() };
+        while self.peek().typ != ItemType::Eof {
+            if self.peek().typ == ItemType::LeftDelim {
+                let save = self.idx;
+                self.next();
+                if self.next_non_space().typ == ItemType::Define {
+                    self.parse_definition()?;
+                    continue;
+                }
+                self.idx = save;
+            }
+            match self.text_or_action()? {
+                p @ (Parsed::End | Parsed::Else) => {
+                    return Err(self.errorf(format!("unexpected {}", p.describe())));
+                }
+                Parsed::Node(n) => root.nodes.push(n),
+            }
+        }
+        Ok(root)
+    }
+
+    fn with_fresh_scope<T>(&mut self, f: impl FnOnce(&mut Self) -> PResult<T>) -> PResult<T> {
+        let vars = std::mem::replace(&mut self.vars, vec!["$".into()]);
+        let rd = std::mem::replace(&mut self.range_depth, 0);
+        let r = f(self);
+        self.vars = vars;
+        self.range_depth = rd;
+        r
+    }
+
+    fn parse_definition(&mut self) -> PResult<()> {
+        const CONTEXT: &str = "define clause";
+        let name_tok = self.next_non_space();
+        if !matches!(name_tok.typ, ItemType::String | ItemType::RawString) {
+            return Err(self.unexpected(&name_tok, CONTEXT));
+        }
+        let name = strconv::unquote(name_tok.val(self.src))
+            .ok_or_else(|| self.errorf("invalid syntax"))?;
+        self.expect(ItemType::RightDelim, CONTEXT)?;
+        let (root, end) = self.with_fresh_scope(|p| p.item_list())?;
+        if !matches!(end, Parsed::End) {
+            return Err(self.errorf(format!("unexpected {} in {}", end.describe(), CONTEXT)));
+        }
+        let tree = Tree {
+            name: name.into(),
+            parse_name: self.parse_name.clone(),
+            text: self.text.clone(),
+            root,
+        };
+        self.add(tree)
+    }
+
+    fn item_list(&mut self) -> PResult<(ListNode, Parsed)> {
+        let mut list = ListNode { nodes: Vec::new() };
+        while self.peek_non_space().typ != ItemType::Eof {
+            match self.text_or_action()? {
+                Parsed::Node(n) => list.nodes.push(n),
+                p => return Ok((list, p)),
+            }
+        }
+        Err(self.errorf("unexpected EOF"))
+    }
+
+    fn text_or_action(&mut self) -> PResult<Parsed> {
+        let t = self.next_non_space();
+        match t.typ {
+            ItemType::Text => Ok(Parsed::Node(Node::Text(t.val(self.src).into()))),
+            ItemType::LeftDelim => {
+                self.action_line = t.line;
+                let r = self.action();
+                self.action_line = 0;
+                r
+            }
+            _ => Err(self.unexpected(&t, "input")),
+        }
+    }
+
+    fn action(&mut self) -> PResult<Parsed> {
+        let t = self.next_non_space();
+        match t.typ {
+            ItemType::Block => return self.block_control(),
+            ItemType::Break => return self.break_control(t.pos, true),
+            ItemType::Continue => return self.break_control(t.pos, false),
+            ItemType::Else => return self.else_control(),
+            ItemType::End => {
+                self.expect(ItemType::RightDelim, "end")?;
+                return Ok(Parsed::End);
+            }
+            ItemType::If => return Ok(Parsed::Node(Node::If(self.parse_control("if")?))),
+            ItemType::Range => {
+                return Ok(Parsed::Node(Node::Range(self.parse_control("range")?)));
+            }
+            ItemType::Template => return self.template_control(),
+            ItemType::With => return Ok(Parsed::Node(Node::With(self.parse_control("with")?))),
+            _ => {}
+        }
+        self.backup();
+        let t = self.peek();
+        let pipe = self.pipeline("command", ItemType::RightDelim)?;
+        Ok(Parsed::Node(Node::Action(ActionNode { pos: t.pos, pipe })))
+    }
+
+    fn break_control(&mut self, pos: usize, is_break: bool) -> PResult<Parsed> {
+        let name = if is_break {
+            "{{break}}"
+        } else {
+            "{{continue}}"
+        };
+        let t = self.next_non_space();
+        if t.typ != ItemType::RightDelim {
+            return Err(self.unexpected(&t, name));
+        }
+        if self.range_depth == 0 {
+            return Err(self.errorf(format!("{name} outside {{{{range}}}}")));
+        }
+        Ok(Parsed::Node(if is_break {
+            Node::Break(pos)
+        } else {
+            Node::Continue(pos)
+        }))
+    }
+
+    fn else_control(&mut self) -> PResult<Parsed> {
+        let peek = self.peek_non_space();
+        if peek.typ == ItemType::If || peek.typ == ItemType::With {
+            return Ok(Parsed::Else);
+        }
+        self.expect(ItemType::RightDelim, "else")?;
+        Ok(Parsed::Else)
+    }
+
+    fn parse_control(&mut self, context: &str) -> PResult<Box<BranchNode>> {
+        if self.depth >= MAX_PARSE_DEPTH {
+            return Err(self.errorf("max expression depth exceeded"));
+        }
+        self.depth += 1;
+        let nvars = self.vars.len();
+        let r = self.parse_control_inner(context);
+        self.vars.truncate(nvars);
+        self.depth -= 1;
+        r
+    }
+
+    fn parse_control_inner(&mut self, context: &str) -> PResult<Box<BranchNode>> {
+        let pipe = self.pipeline(context, ItemType::RightDelim)?;
+        if context == "range" {
+            self.range_depth += 1;
+        }
+        let r = self.item_list();
+        if context == "range" {
+            self.range_depth -= 1;
+        }
+        let (list, next) = r?;
+        let mut else_list = None;
+        match next {
+            Parsed::End => {}
+            Parsed::Else => {
+                let pk = self.peek();
+                if context == "if" && pk.typ == ItemType::If {
+                    self.next();
+                    let inner = self.parse_control("if")?;
+                    else_list = Some(ListNode {
+                        nodes: vec![Node::If(inner)],
+                    });
+                } else if context == "with" && pk.typ == ItemType::With {
+                    self.next();
+                    let inner = self.parse_control("with")?;
+                    else_list = Some(ListNode {
+                        nodes: vec![Node::With(inner)],
+                    });
+                } else {
+                    let (l, next) = self.item_list()?;
+                    if !matches!(next, Parsed::End) {
+                        return Err(self.errorf(format!("expected end; found {}", next.describe())));
+                    }
+                    else_list = Some(l);
+                }
+            }
+            Parsed::Node(_) => unreachable!("item_list stops at end or else"),
+        }
+        Ok(Box::new(BranchNode {
+            pos: pipe.pos,
+            pipe,
+            list,
+            else_list,
+        }))
+    }
+
+    fn parse_template_name(&mut self, t: &Item, context: &str) -> PResult<Arc<str>> {
+        match t.typ {
+            ItemType::String | ItemType::RawString => strconv::unquote(t.val(self.src))
+                .map(Into::into)
+                .ok_or_else(|| self.errorf("invalid syntax")),
+            _ => Err(self.unexpected(t, context)),
+        }
+    }
+
+    fn block_control(&mut self) -> PResult<Parsed> {
+        const CONTEXT: &str = "block clause";
+        let t = self.next_non_space();
+        let name = self.parse_template_name(&t, CONTEXT)?;
+        let pipe = self.pipeline(CONTEXT, ItemType::RightDelim)?;
+        let (root, end) = self.with_fresh_scope(|p| p.item_list())?;
+        if !matches!(end, Parsed::End) {
+            return Err(self.errorf(format!("unexpected {} in {}", end.describe(), CONTEXT)));
+        }
+        let tree = Tree {
+            name: name.clone(),
+            parse_name: self.parse_name.clone(),
+            text: self.text.clone(),
+            root,
+        };
+        self.add(tree)?;
+        Ok(Parsed::Node(Node::Template(Box::new(TemplateNode {
+            pos: t.pos,
+            name,
+            pipe: Some(pipe),
+        }))))
+    }
+
+    fn template_control(&mut self) -> PResult<Parsed> {
+        const CONTEXT: &str = "template clause";
+        let t = self.next_non_space();
+        let name = self.parse_template_name(&t, CONTEXT)?;
+        let mut pipe = None;
+        if self.next_non_space().typ != ItemType::RightDelim {
+            self.backup();
+            pipe = Some(self.pipeline(CONTEXT, ItemType::RightDelim)?);
+        }
+        Ok(Parsed::Node(Node::Template(Box::new(TemplateNode {
+            pos: t.pos,
+            name,
+            pipe,
+        }))))
+    }
+
+    fn pipeline(&mut self, context: &str, end: ItemType) -> PResult<PipeNode> {
+        let t = self.peek_non_space();
+        let mut pipe = PipeNode {
+            pos: t.pos,
+            is_assign: false,
+            decl: Vec::new(),
+            cmds: Vec::new(),
+        };
+        loop {
+            let v = self.peek_non_space();
+            if v.typ != ItemType::Variable {
+                break;
+            }
+            let save = self.idx;
+            self.next_non_space();
+            let token_after = self.peek();
+            let next = self.peek_non_space();
+            if next.typ == ItemType::Assign || next.typ == ItemType::Declare {
+                pipe.is_assign = next.typ == ItemType::Assign;
+                self.next_non_space();
+                let name: Arc<str> = v.val(self.src).into();
+                pipe.decl.push(VariableNode {
+                    pos: v.pos,
+                    ident: vec![name.clone()],
+                });
+                self.vars.push(name);
+                break;
+            } else if next.typ == ItemType::Char && next.val(self.src) == "," {
+                self.next_non_space();
+                let name: Arc<str> = v.val(self.src).into();
+                pipe.decl.push(VariableNode {
+                    pos: v.pos,
+                    ident: vec![name.clone()],
+                });
+                self.vars.push(name);
+                if context == "range" && pipe.decl.len() < 2 {
+                    match self.peek_non_space().typ {
+                        ItemType::Variable | ItemType::RightDelim | ItemType::RightParen => {
+                            continue;
+                        }
+                        _ => return Err(self.errorf("range can only initialize variables")),
+                    }
+                }
+                return Err(self.errorf(format!("too many declarations in {context}")));
+            } else {
+                let _ = token_after;
+                self.idx = save;
+                break;
+            }
+        }
+        loop {
+            let t = self.next_non_space();
+            if t.typ == end {
+                self.check_pipeline(&pipe, context)?;
+                return Ok(pipe);
+            }
+            match t.typ {
+                ItemType::Bool
+                | ItemType::CharConstant
+                | ItemType::Complex
+                | ItemType::Dot
+                | ItemType::Field
+                | ItemType::Identifier
+                | ItemType::Number
+                | ItemType::Nil
+                | ItemType::RawString
+                | ItemType::String
+                | ItemType::Variable
+                | ItemType::LeftParen => {
+                    self.backup();
+                    let cmd = self.command()?;
+                    pipe.cmds.push(cmd);
+                }
+                _ => return Err(self.unexpected(&t, context)),
+            }
+        }
+    }
+
+    fn check_pipeline(&self, pipe: &PipeNode, context: &str) -> PResult<()> {
+        if pipe.cmds.is_empty() {
+            return Err(self.errorf(format!("missing value for {context}")));
+        }
+        for (i, c) in pipe.cmds.iter().enumerate().skip(1) {
+            if matches!(
+                c.args[0],
+                Arg::Bool(..) | Arg::Dot(_) | Arg::Nil(_) | Arg::Number(_) | Arg::String { .. }
+            ) {
+                return Err(self.errorf(format!(
+                    "non executable command in pipeline stage {}",
+                    i + 1
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    fn command(&mut self) -> PResult<CommandNode> {
+        let pos = self.peek_non_space().pos;
+        let mut cmd = CommandNode {
+            pos,
+            args: Vec::new(),
+        };
+        loop {
+            self.peek_non_space();
+            if let Some(op) = self.operand()? {
+                cmd.args.push(op);
+            }
+            let t = self.next();
+            match t.typ {
+                ItemType::Space => continue,
+                ItemType::RightDelim | ItemType::RightParen => self.backup(),
+                ItemType::Pipe => {}
+                _ => return Err(self.unexpected(&t, "operand")),
+            }
+            break;
+        }
+        if cmd.args.is_empty() {
+            return Err(self.errorf("empty command"));
+        }
+        Ok(cmd)
+    }
+
+    fn operand(&mut self) -> PResult<Option<Arg>> {
+        let Some(node) = self.term()? else {
+            return Ok(None);
+        };
+        if self.peek().typ != ItemType::Field {
+            return Ok(Some(node));
+        }
+        let chain_pos = self.peek().pos;
+        let mut fields: Vec<Arc<str>> = Vec::new();
+        while self.peek().typ == ItemType::Field {
+            let t = self.next();
+            fields.push(t.val(self.src)[1..].into());
+        }
+        Ok(Some(match node {
+            Arg::Field { mut ident, .. } => {
+                ident.extend(fields);
+                Arg::Field {
+                    pos: chain_pos,
+                    ident,
+                }
+            }
+            Arg::Variable(mut v) => {
+                v.ident.extend(fields);
+                v.pos = chain_pos;
+                Arg::Variable(v)
+            }
+            n @ (Arg::Bool(..)
+            | Arg::String { .. }
+            | Arg::Number(_)
+            | Arg::Nil(_)
+            | Arg::Dot(_)) => {
+                let s = n.to_string();
+                return Err(self.errorf(format!(
+                    "unexpected . after term {}",
+                    crate::gofmt::quote(&s)
+                )));
+            }
+            n => Arg::Chain {
+                pos: chain_pos,
+                node: Box::new(n),
+                field: fields,
+            },
+        }))
+    }
+
+    fn term(&mut self) -> PResult<Option<Arg>> {
+        let t = self.next_non_space();
+        let val = t.val(self.src);
+        Ok(Some(match t.typ {
+            ItemType::Identifier => {
+                if !(self.has_func)(val) {
+                    return Err(
+                        self.errorf(format!("function {} not defined", crate::gofmt::quote(val)))
+                    );
+                }
+                Arg::Identifier {
+                    pos: t.pos,
+                    name: val.into(),
+                }
+            }
+            ItemType::Dot => Arg::Dot(t.pos),
+            ItemType::Nil => Arg::Nil(t.pos),
+            ItemType::Variable => {
+                let name = val.split('.').next().unwrap_or(val);
+                if !self.vars.iter().any(|v| &**v == name) {
+                    return Err(
+                        self.errorf(format!("undefined variable {}", crate::gofmt::quote(name)))
+                    );
+                }
+                Arg::Variable(VariableNode {
+                    pos: t.pos,
+                    ident: vec![val.into()],
+                })
+            }
+            ItemType::Field => Arg::Field {
+                pos: t.pos,
+                ident: vec![val[1..].into()],
+            },
+            ItemType::Bool => Arg::Bool(t.pos, val == "true"),
+            ItemType::CharConstant | ItemType::Complex | ItemType::Number => {
+                let n = new_number(t.pos, val, t.typ).map_err(|e| self.errorf(e))?;
+                Arg::Number(Box::new(n))
+            }
+            ItemType::LeftParen => {
+                if self.depth >= MAX_PARSE_DEPTH {
+                    return Err(self.errorf("max expression depth exceeded"));
+                }
+                self.depth += 1;
+                let r = self.pipeline("parenthesized pipeline", ItemType::RightParen);
+                self.depth -= 1;
+                Arg::Pipe(Box::new(r?))
+            }
+            ItemType::String | ItemType::RawString => {
+                let s = strconv::unquote(val).ok_or_else(|| self.errorf("invalid syntax"))?;
+                Arg::String {
+                    pos: t.pos,
+                    quoted: val.into(),
+                    value: Value::String(s.into()),
+                }
+            }
+            _ => {
+                self.backup();
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+fn new_number(pos: usize, text: &str, typ: ItemType) -> Result<NumberNode, String> {
+    let mut n = NumberNode {
+        pos,
+        text: text.into(),
+        is_int: false,
+        is_uint: false,
+        is_float: false,
+        is_complex: false,
+        int64: 0,
+        uint64: 0,
+        float64: 0.0,
+        complex: (0.0, 0.0),
+    };
+    match typ {
+        ItemType::CharConstant => {
+            let r = strconv::unquote_rune(text)?;
+            let v = r as u32;
+            n.int64 = v as i64;
+            n.is_int = true;
+            n.uint64 = v as u64;
+            n.is_uint = true;
+            n.float64 = v as f64;
+            n.is_float = true;
+            return Ok(n);
+        }
+        ItemType::Complex => {
+            let (re, im) = parse_complex(text).ok_or_else(|| "expected integer".to_string())?;
+            n.is_complex = true;
+            n.complex = (re, im);
+            simplify_complex(&mut n);
+            return Ok(n);
+        }
+        _ => {}
+    }
+    if let Some(t) = text.strip_suffix('i') {
+        if let Some(f) = strconv::parse_float(t) {
+            n.is_complex = true;
+            n.complex = (0.0, f);
+            simplify_complex(&mut n);
+            return Ok(n);
+        }
+    }
+    let u = strconv::parse_uint(text);
+    if let Some(u) = u {
+        n.is_uint = true;
+        n.uint64 = u;
+    }
+    if let Some(i) = strconv::parse_int(text) {
+        n.is_int = true;
+        n.int64 = i;
+        if i == 0 {
+            n.is_uint = true;
+            n.uint64 = u.unwrap_or(0);
+        }
+    }
+    if n.is_int {
+        n.is_float = true;
+        n.float64 = n.int64 as f64;
+    } else if n.is_uint {
+        n.is_float = true;
+        n.float64 = n.uint64 as f64;
+    } else if let Some(f) = strconv::parse_float(text) {
+        if !text.contains(['.', 'e', 'E', 'p', 'P']) {
+            return Err(format!("integer overflow: {}", crate::gofmt::quote(text)));
+        }
+        n.is_float = true;
+        n.float64 = f;
+        if !n.is_int && (f as i64) as f64 == f && f.fract() == 0.0 && f.abs() < 9.3e18 {
+            n.is_int = true;
+            n.int64 = f as i64;
+        }
+        if !n.is_uint && f >= 0.0 && (f as u64) as f64 == f && f.fract() == 0.0 && f < 1.85e19 {
+            n.is_uint = true;
+            n.uint64 = f as u64;
+        }
+    }
+    if !n.is_int && !n.is_uint && !n.is_float {
+        return Err(format!(
+            "illegal number syntax: {}",
+            crate::gofmt::quote(text)
+        ));
+    }
+    Ok(n)
+}
+
+fn simplify_complex(n: &mut NumberNode) {
+    n.is_float = n.complex.1 == 0.0;
+    if n.is_float {
+        let f = n.complex.0;
+        n.float64 = f;
+        n.is_int = f.fract() == 0.0 && f.abs() < 9.3e18;
+        if n.is_int {
+            n.int64 = f as i64;
+        }
+        n.is_uint = f >= 0.0 && f.fract() == 0.0 && f < 1.85e19;
+        if n.is_uint {
+            n.uint64 = f as u64;
+        }
+    }
+}
+
+/// Parses `1+2i` / `-1.5-2e3i` (what the lexer calls a complex constant).
+fn parse_complex(text: &str) -> Option<(f64, f64)> {
+    let body = text.strip_suffix('i')?;
+    // Split at the last sign that is not the first char and not after 'e'/'p'.
+    let b = body.as_bytes();
+    let mut split = None;
+    for i in (1..b.len()).rev() {
+        if (b[i] == b'+' || b[i] == b'-') && !matches!(b[i - 1] | 0x20, b'e' | b'p') {
+            split = Some(i);
+            break;
+        }
+    }
+    let i = split?;
+    let re = strconv::parse_float(&body[..i])?;
+    let im = strconv::parse_float(&body[i..])?;
+    Some((re, im))
+}

@@ -1,0 +1,203 @@
+//! A set of named templates sharing functions and options (Go's
+//! `*template.Template` with its associated templates).
+
+use std::any::Any;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::error::Error;
+use crate::exec;
+use crate::funcs::Funcs;
+use crate::parse::{self, Tree};
+use crate::value::Value;
+
+/// What a field access on a map does when the key is missing
+/// (Go's `Option("missingkey=…")`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum MissingKey {
+    /// `missingkey=default` / `invalid`: no value; printed `<no value>`,
+    /// and further field accesses on it yield no value either.
+    #[default]
+    Invalid,
+    /// `missingkey=zero`: the zero value of the map's element type (`nil`
+    /// for `map[string]interface {}`); printed `<no value>`, and a field
+    /// access on it fails with `nil pointer evaluating interface {}.x`.
+    /// This is what Helm uses.
+    Zero,
+    /// `missingkey=error`: `map has no entry for key "x"` (Helm's strict
+    /// mode).
+    Error,
+}
+
+/// Resource limits for execution, so hostile templates fail instead of
+/// hanging or exhausting the stack.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Maximum nesting of `template` calls and nested executions
+    /// (`include`, `tpl`). Go's limit is 100000; the native stack usually
+    /// runs out first, see `max_stack_bytes`.
+    pub max_template_depth: usize,
+    /// Maximum native stack the executor may use, in bytes, measured from
+    /// where execution started. Exceeding it reports
+    /// `exceeded maximum template depth`. Keep it below the thread's stack
+    /// size (2 MiB for spawned threads, 8 MiB for `main`).
+    pub max_stack_bytes: usize,
+    /// Maximum number of evaluation steps (actions, commands, nodes) in one
+    /// execution, nested executions included.
+    pub max_steps: u64,
+    /// Maximum output size in bytes of one execution.
+    pub max_output_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_template_depth: 100_000,
+            max_stack_bytes: 1 << 20,
+            max_steps: 100_000_000,
+            max_output_bytes: 1 << 30,
+        }
+    }
+}
+
+/// A set of parsed templates, the functions they may call and the
+/// execution options. Cloning is cheap (trees and functions are shared).
+///
+/// Parsing text adds every template it defines; a later `define` of a name
+/// replaces an earlier one, except that an empty body never replaces a
+/// non-empty one (Go's `AddParseTree` rules). Defining a name twice in one
+/// text is an error.
+#[derive(Clone, Debug)]
+pub struct Templates {
+    name: Arc<str>,
+    funcs: Funcs,
+    trees: Arc<HashMap<Arc<str>, Arc<Tree>>>,
+    missing_key: MissingKey,
+    limits: Limits,
+}
+
+impl Default for Templates {
+    fn default() -> Self {
+        Templates::new(Funcs::new())
+    }
+}
+
+impl Templates {
+    /// An empty set using `funcs` (the builtins are always available).
+    pub fn new(funcs: Funcs) -> Self {
+        Templates {
+            name: "".into(),
+            funcs,
+            trees: Arc::new(HashMap::new()),
+            missing_key: MissingKey::default(),
+            limits: Limits::default(),
+        }
+    }
+
+    /// Sets the missing-key behaviour (builder style).
+    pub fn with_missing_key(mut self, mk: MissingKey) -> Self {
+        self.missing_key = mk;
+        self
+    }
+
+    /// Sets the missing-key behaviour.
+    pub fn set_missing_key(&mut self, mk: MissingKey) {
+        self.missing_key = mk;
+    }
+
+    /// Sets the execution limits (builder style).
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Sets the execution limits.
+    pub fn set_limits(&mut self, limits: Limits) {
+        self.limits = limits;
+    }
+
+    /// The missing-key behaviour.
+    pub fn missing_key(&self) -> MissingKey {
+        self.missing_key
+    }
+
+    /// The execution limits.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// The functions.
+    pub fn funcs(&self) -> &Funcs {
+        &self.funcs
+    }
+
+    /// Mutable access to the functions (templates parsed later may call
+    /// the new ones).
+    pub fn funcs_mut(&mut self) -> &mut Funcs {
+        &mut self.funcs
+    }
+
+    /// The name of the first template parsed into the set.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Parses `text` as template `name`, adding it and every template it
+    /// defines. On error the set is unchanged.
+    pub fn parse(&mut self, name: &str, text: &str) -> Result<(), Error> {
+        let funcs = &self.funcs;
+        let set = parse::parse(name, text, &|f| funcs.has(f))?;
+        if self.name.is_empty() {
+            self.name = name.into();
+        }
+        let trees = Arc::make_mut(&mut self.trees);
+        let mut entries: Vec<_> = set.into_iter().collect();
+        // The file's own tree first, then its definitions (order only
+        // matters for the empty-body rule, which is order independent).
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        for (n, tree) in entries {
+            match trees.get(&n) {
+                Some(old) if tree.is_empty() && !old.is_empty() => {}
+                _ => {
+                    trees.insert(n, tree);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether a template of that name exists.
+    pub fn contains(&self, name: &str) -> bool {
+        self.trees.contains_key(name)
+    }
+
+    /// The names of all templates, sorted.
+    pub fn names(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.trees.keys().map(|k| k.to_string()).collect();
+        v.sort();
+        v
+    }
+
+    pub(crate) fn tree(&self, name: &str) -> Option<&Tree> {
+        self.trees.get(name).map(|t| &**t)
+    }
+
+    /// Executes template `name` with `data` as dot (and `$`), returning
+    /// the output.
+    pub fn execute(&self, name: &str, data: &Value) -> Result<String, Error> {
+        exec::execute(self, name, data.clone(), None, None).map(|(s, _)| s)
+    }
+
+    /// Like [`execute`](Self::execute), with an extension value that
+    /// functions can reach through [`Ctx::ext`](crate::Ctx::ext) (e.g. a
+    /// renderer's per-render state such as `include` recursion counts).
+    pub fn execute_with(
+        &self,
+        name: &str,
+        data: &Value,
+        ext: &mut dyn Any,
+    ) -> Result<String, Error> {
+        exec::execute(self, name, data.clone(), Some(ext), None).map(|(s, _)| s)
+    }
+}
