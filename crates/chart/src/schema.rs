@@ -98,7 +98,10 @@ fn message(e: &jsonschema::ValidationError<'_>) -> String {
             inst.as_array().map(|a| a.len()).unwrap_or(0)
         ),
         ValidationErrorKind::Pattern { pattern } => {
-            let shown = inst.as_str().map(str::to_string).unwrap_or(inst.to_string());
+            let shown = inst
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or(inst.to_string());
             format!("'{shown}' does not match pattern '{pattern}'")
         }
         _ => e.to_string(),

@@ -96,7 +96,10 @@ fn computed_values_match_helm_on_the_corpus() {
                 .map(|e| e.to_string())
                 .unwrap_or_default();
             if got.trim_end() != want.trim_end() {
-                failures.push(format!("{}: schema error\nferry: {got}\nhelm:  {want}", dir.display()));
+                failures.push(format!(
+                    "{}: schema error\nferry: {got}\nhelm:  {want}",
+                    dir.display()
+                ));
             }
             continue;
         }

@@ -114,7 +114,9 @@ fn compare_values(oracle: &Path, dir: &Path, chart: &str, args: &[String]) -> Re
                 l
             }
             if theirs.starts_with("values don't meet") && sorted(ours) != sorted(theirs) {
-                return Err(format!("schema errors differ\nferry: {ours}\nhelm:  {theirs}"));
+                return Err(format!(
+                    "schema errors differ\nferry: {ours}\nhelm:  {theirs}"
+                ));
             }
             Ok(())
         }
@@ -277,4 +279,27 @@ fn dependency_commands_match_helm_on_the_umbrella_chart() {
     );
     assert!(h.stderr.contains("out of sync"), "{}", h.stderr);
     println!("dependency update/build/list: ferry and helm agree");
+}
+
+#[test]
+fn packaged_charts_load_in_helm() {
+    let Some(oracle) = oracle() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let charts = tmp.path().join("charts");
+    copy_dir(&repo().join("testdata/charts"), &charts);
+    let f = ferry(&charts, &["dependency", "build", "umbrella-chart"]);
+    assert!(f.ok, "{}", f.stderr);
+    for (chart, archive) in [
+        ("order-service", "order-service-0.1.3.tgz"),
+        ("umbrella-chart", "umbrella-chart-0.1.0.tgz"),
+    ] {
+        let f = ferry(&charts, &["package", chart, "-d", "../out"]);
+        assert!(f.ok, "ferry package {chart}: {}", f.stderr);
+        assert!(f.stdout.contains(archive), "{}", f.stdout);
+        let path = tmp.path().join("out").join(archive);
+        let h = helm(&oracle, tmp.path(), &["render", path.to_str().unwrap()]);
+        assert!(h.ok, "helm cannot render ferry's {archive}: {}", h.stderr);
+        compare_values(&oracle, tmp.path(), path.to_str().unwrap(), &[]).unwrap();
+    }
+    println!("packaged charts: helm loads and renders both archives");
 }
