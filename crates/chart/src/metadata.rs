@@ -117,7 +117,7 @@ fn json_type(v: &Value) -> &'static str {
 
 /// sigs.k8s.io/yaml decodes a YAML scalar into a Go `string` field as text: booleans as
 /// `true`/`false`, integers in decimal, floats with `FormatFloat(f, 'g', -1, 32)`.
-fn scalar_string(v: &Value) -> Option<String> {
+pub fn scalar_string(v: &Value) -> Option<String> {
     match v {
         Value::Null => Some(String::new()),
         Value::String(s) => Some(s.clone()),

@@ -1,0 +1,21 @@
+//! Helm's rendering: from a chart and its values to the manifests Helm would apply.
+//!
+//! Does no I/O: chart + values + release info + capabilities in, manifests out. Today it holds
+//! the manifest stage ([`manifest`]): splitting rendered files into documents, separating
+//! hooks, and sorting by Helm's install order.
+//!
+//! ```
+//! use std::collections::BTreeMap;
+//! use ferry_render::manifest::{sort_manifests, INSTALL_ORDER};
+//!
+//! let mut files = BTreeMap::new();
+//! files.insert("c/templates/a.yaml".to_string(),
+//!     "kind: Deployment\nmetadata:\n  name: d\n---\nkind: Service\nmetadata:\n  name: s\n".to_string());
+//! let (hooks, manifests) = sort_manifests(&files, INSTALL_ORDER).unwrap();
+//! assert!(hooks.is_empty());
+//! let kinds: Vec<_> = manifests.iter().map(|m| m.head.kind.as_str()).collect();
+//! assert_eq!(kinds, ["Service", "Deployment"]);
+//! ```
+#![warn(missing_docs)]
+
+pub mod manifest;
