@@ -81,38 +81,40 @@ fn constraint(dep: &Dependency) -> Result<Constraints> {
     })
 }
 
+/// Loads a `file://` dependency; `Err(None)` when its version does not satisfy the constraint.
+fn load_matching(dep: &Dependency, chart_dir: &Path) -> std::result::Result<Chart, Option<Error>> {
+    let c = constraint(dep)?;
+    let ch = load_dir(&local_path(&dep.repository, chart_dir)?)?;
+    let v = Version::parse_lenient(&ch.metadata.version)
+        .ok_or_else(|| Error::Dependency(format!("invalid version {:?}", ch.metadata.version)))?;
+    if c.check(&v) { Ok(ch) } else { Err(None) }
+}
+
 impl ChartSource for FileSource {
     fn handles(&self, repository: &str) -> bool {
         repository.starts_with("file://")
     }
 
     fn resolve(&self, dep: &Dependency, chart_dir: &Path) -> Result<String> {
-        let c = constraint(dep)?;
-        let ch = load_dir(&local_path(&dep.repository, chart_dir)?)?;
-        let v = Version::parse_lenient(&ch.metadata.version).ok_or_else(|| {
-            Error::Dependency(format!("invalid version {:?}", ch.metadata.version))
-        })?;
-        if !c.check(&v) {
-            return Err(Error::Dependency(format!(
+        let ch = load_matching(dep, chart_dir).map_err(|e| match e {
+            Some(e) => e,
+            None => Error::Dependency(format!(
                 "can't get a valid version for 1 subchart(s): {:?} (repository {:?}, version {:?}). Make sure a matching chart version exists in the repo, or change the version constraint in Chart.yaml",
                 dep.name, dep.repository, dep.version
-            )));
-        }
+            )),
+        })?;
         Ok(ch.metadata.version)
     }
 
     fn fetch(&self, dep: &Dependency, chart_dir: &Path, dest: &Path) -> Result<PathBuf> {
-        let c = constraint(dep)?;
-        let ch = load_dir(&local_path(&dep.repository, chart_dir)?)?;
-        let v = Version::parse_lenient(&ch.metadata.version).ok_or_else(|| {
-            Error::Dependency(format!("invalid version {:?}", ch.metadata.version))
+        let ch = load_matching(dep, chart_dir).map_err(|e| {
+            e.unwrap_or_else(|| {
+                Error::Dependency(format!(
+                    "can't get a valid version for dependency {}",
+                    dep.name
+                ))
+            })
         })?;
-        if !c.check(&v) {
-            return Err(Error::Dependency(format!(
-                "can't get a valid version for dependency {}",
-                dep.name
-            )));
-        }
         package(&ch, dest)
     }
 }

@@ -104,17 +104,6 @@ pub(crate) struct Fields<'a> {
     ty: &'static str,
 }
 
-fn json_type(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "bool",
-        Value::Int(_) | Value::Float(_) => "number",
-        Value::String(_) => "string",
-        Value::List(_) => "array",
-        Value::Map(_) => "object",
-    }
-}
-
 /// sigs.k8s.io/yaml decodes a YAML scalar into a Go `string` field as text: booleans as
 /// `true`/`false`, integers in decimal, floats with `FormatFloat(f, 'g', -1, 32)`.
 pub fn scalar_string(v: &Value) -> Option<String> {
@@ -140,7 +129,7 @@ impl<'a> Fields<'a> {
             }),
             other => Err(format!(
                 "json: cannot unmarshal {} into Go value of type {ty}",
-                json_type(other)
+                other.json_type()
             )),
         }
     }
@@ -158,7 +147,7 @@ impl<'a> Fields<'a> {
     fn mismatch(&self, key: &str, v: &Value, want: &str) -> String {
         format!(
             "json: cannot unmarshal {} into Go struct field {}.{key} of type {want}",
-            json_type(v),
+            v.json_type(),
             self.ty
         )
     }
@@ -330,7 +319,7 @@ impl Metadata {
                         None => {
                             return Err(format!(
                                 "json: cannot unmarshal {} into Go struct field Metadata.annotations of type string",
-                                json_type(v)
+                                v.json_type()
                             ));
                         }
                     }
@@ -339,7 +328,7 @@ impl Metadata {
             Some(other) => {
                 return Err(format!(
                     "json: cannot unmarshal {} into Go struct field Metadata.annotations of type map[string]string",
-                    json_type(other)
+                    other.json_type()
                 ));
             }
         }

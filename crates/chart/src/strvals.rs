@@ -42,25 +42,13 @@ impl From<String> for PErr {
 
 type R<T> = std::result::Result<T, PErr>;
 
-fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "nil",
-        Value::Bool(_) => "bool",
-        Value::Int(_) => "int64",
-        Value::Float(_) => "float64",
-        Value::String(_) => "string",
-        Value::List(_) => "[]interface {}",
-        Value::Map(_) => "map[string]interface {}",
-    }
-}
-
 fn conversion_panic(got: &Value, want: &str) -> String {
     if matches!(got, Value::Null) {
         format!("unable to parse key: interface conversion: interface {{}} is nil, not {want}")
     } else {
         format!(
             "unable to parse key: interface conversion: interface {{}} is {}, not {want}",
-            type_name(got)
+            got.go_type()
         )
     }
 }

@@ -69,6 +69,18 @@ impl Value {
         Some(cur)
     }
 
+    /// The JSON type name Go's decoder uses in its errors (`cannot unmarshal array into ...`).
+    pub fn json_type(&self) -> &'static str {
+        match self {
+            Value::Null => "null",
+            Value::Bool(_) => "bool",
+            Value::Int(_) | Value::Float(_) => "number",
+            Value::String(_) => "string",
+            Value::List(_) => "array",
+            Value::Map(_) => "object",
+        }
+    }
+
     /// Go's type name for the value, as `%T` prints it for decoded JSON.
     pub fn go_type(&self) -> &'static str {
         match self {

@@ -632,23 +632,13 @@ pub fn parse_values(src: &str) -> Result<Map, YamlError> {
                     col: 0,
                     message: format!(
                         "error unmarshaling JSON: while decoding JSON: json: cannot unmarshal {} into Go value of type map[string]interface {{}}",
-                        json_kind(&other)
+                        other.json_type()
                     ),
                 });
             }
         }
     }
     Ok(out)
-}
-
-fn json_kind(v: &Value) -> &'static str {
-    match v {
-        Value::List(_) => "array",
-        Value::String(_) => "string",
-        Value::Bool(_) => "bool",
-        Value::Float(_) | Value::Int(_) => "number",
-        _ => "object",
-    }
 }
 
 /// Helm's `loader.MergeMaps`: maps merge key by key, anything else is replaced.

@@ -237,7 +237,7 @@ fn head_of(doc: &str, path: &str) -> Result<Head, ManifestError> {
         other => {
             return Err(err(format!(
                 "error unmarshaling JSON: while decoding JSON: json: cannot unmarshal {} into Go value of type util.SimpleHead",
-                json_kind(other)
+                other.json_type()
             )));
         }
     };
@@ -247,7 +247,7 @@ fn head_of(doc: &str, path: &str) -> Result<Head, ManifestError> {
             Some(v) => scalar_string(v).ok_or_else(|| {
                 err(format!(
                     "json: cannot unmarshal {} into Go struct field SimpleHead.{key} of type string",
-                    json_kind(v)
+                    v.json_type()
                 ))
             }),
         }
@@ -270,7 +270,7 @@ fn head_of(doc: &str, path: &str) -> Result<Head, ManifestError> {
                 Some(other) => {
                     return Err(err(format!(
                         "json: cannot unmarshal {} into Go struct field .metadata.annotations of type map[string]string",
-                        json_kind(other)
+                        other.json_type()
                     )));
                 }
             }
@@ -278,22 +278,11 @@ fn head_of(doc: &str, path: &str) -> Result<Head, ManifestError> {
         Some(other) => {
             return Err(err(format!(
                 "json: cannot unmarshal {} into Go struct field SimpleHead.metadata of type struct",
-                json_kind(other)
+                other.json_type()
             )));
         }
     }
     Ok(head)
-}
-
-fn json_kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "bool",
-        Value::Int(_) | Value::Float(_) => "number",
-        Value::String(_) => "string",
-        Value::List(_) => "array",
-        Value::Map(_) => "object",
-    }
 }
 
 fn split_policies(v: Option<&String>) -> Vec<String> {
