@@ -89,3 +89,46 @@ fn computed_values_take_helm_flags() {
     let (ok, _, err) = ferry(&["show", "chart", "/nonexistent/chart"]);
     assert!(!ok && err.contains("/nonexistent/chart"), "{err}");
 }
+
+#[test]
+fn set_file_literal_and_stdin_values() {
+    use std::io::Write;
+    let t = tempfile::tempdir().unwrap();
+    chart(t.path());
+    let c = t.path().to_str().unwrap();
+    let cert = t.path().join("cert.pem");
+    std::fs::write(&cert, "-----BEGIN-----\nabc\n").unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ferry"))
+        .args([
+            "show",
+            "values",
+            "--computed",
+            c,
+            "-o",
+            "json",
+            "-f",
+            "-",
+            "--set-file",
+            &format!("tls.cert={}", cert.display()),
+            "--set-literal",
+            "raw=a,b={c}",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"fromStdin: yes\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        v,
+        serde_json::json!({"replicas": 2, "fromStdin": true, "raw": "a,b={c}",
+                           "tls": {"cert": "-----BEGIN-----\nabc\n"}})
+    );
+}
