@@ -18,4 +18,14 @@
 //! ```
 #![warn(missing_docs)]
 
+mod context;
+mod convert;
+mod engine;
+mod helm;
 pub mod manifest;
+pub mod sprig;
+
+pub use context::{Capabilities, DEFAULT_API_VERSIONS, ReleaseOptions, glob_match};
+pub use convert::{from_tmpl, to_tmpl};
+pub use engine::{Engine, TemplateError, helm_funcs};
+pub use helm::{Lookup, RECURSION_MAX};

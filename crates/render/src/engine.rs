@@ -1,0 +1,215 @@
+//! Helm's engine (`pkg/engine/engine.go`): every template of the chart tree in one template
+//! set, each executed with its chart's context; `<no value>` removed from the output.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use ferry_chart::{Chart, Map as CMap};
+use ferry_gotmpl::{Funcs, Map, MissingKey, Templates, Type, Value};
+
+use crate::context::{Capabilities, ReleaseOptions, chart_value, files_value};
+use crate::convert::{map_to_tmpl, values_type};
+use crate::helm::{self, Lookup, ROOT_NAME, RenderState};
+
+/// A template that failed to parse or execute, with Helm's message.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{message}")]
+pub struct TemplateError {
+    /// The template that failed (`chart/templates/x.yaml`).
+    pub template: String,
+    /// Helm's wording (`parse error at (file:line): ...`, `execution error at (...)`, or the
+    /// trace of nested template calls).
+    pub message: String,
+}
+
+/// Renders chart trees. `strict` is Helm's `--strict` (missing keys are errors).
+#[derive(Clone, Default)]
+pub struct Engine {
+    /// `missingkey=error` instead of `missingkey=zero`.
+    pub strict: bool,
+    /// Cluster access for `lookup`; `None` renders offline (`lookup` returns `{}`).
+    pub lookup: Option<Arc<dyn Lookup>>,
+    /// Extra functions registered over Helm's (Helm's `CustomTemplateFuncs`).
+    pub custom: Option<Arc<dyn Fn(&mut Funcs) + Send + Sync>>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("strict", &self.strict)
+            .field("lookup", &self.lookup.is_some())
+            .finish()
+    }
+}
+
+struct Renderable {
+    text: String,
+    vals: Map,
+    base_path: String,
+}
+
+/// Every function templates can call: Sprig as Helm ships it, then Helm's own.
+pub fn helm_funcs(lookup: Option<Arc<dyn Lookup>>) -> Funcs {
+    let mut funcs = Funcs::new();
+    crate::sprig::register(&mut funcs);
+    helm::register(&mut funcs, lookup);
+    funcs
+}
+
+impl Engine {
+    /// Renders a processed chart tree (after dependency processing) with its coalesced
+    /// `.Values`; returns Helm's render map `{template path: output}` (partials excluded).
+    pub fn render(
+        &self,
+        chart: &Chart,
+        values: &CMap,
+        release: &ReleaseOptions,
+        caps: &Capabilities,
+    ) -> Result<BTreeMap<String, String>, TemplateError> {
+        let top = Map::from_entries([
+            (
+                "Values",
+                Value::Map(map_to_tmpl(values, Some(values_type()))),
+            ),
+            ("Release", release.to_value()),
+            ("Capabilities", caps.to_value()),
+        ]);
+        let mut tpls: BTreeMap<String, Renderable> = BTreeMap::new();
+        rec_all_tpls(chart, &mut tpls, &top, true, chart.name());
+
+        let mut funcs = helm_funcs(self.lookup.clone());
+        if let Some(custom) = &self.custom {
+            custom(&mut funcs);
+        }
+        let mut set = Templates::new(funcs).with_missing_key(if self.strict {
+            MissingKey::Error
+        } else {
+            MissingKey::Zero
+        });
+        // the root template Helm creates first: `template.New("gotpl")`
+        set.parse(ROOT_NAME, "").map_err(|e| TemplateError {
+            template: ROOT_NAME.into(),
+            message: e.to_string(),
+        })?;
+        let mut keys: Vec<&String> = tpls.keys().collect();
+        // sort.Reverse(byPathLen): deepest paths first, then reverse lexical order
+        keys.sort_by(|a, b| {
+            let (ca, cb) = (a.matches('/').count(), b.matches('/').count());
+            cb.cmp(&ca).then_with(|| b.cmp(a))
+        });
+        for k in &keys {
+            set.parse(k, &tpls[*k].text).map_err(|e| TemplateError {
+                template: (*k).clone(),
+                message: helm::helm_error(k, &e),
+            })?;
+        }
+        let mut state = RenderState {
+            strict: self.strict,
+            ..Default::default()
+        };
+        let mut out = BTreeMap::new();
+        for k in keys {
+            let base = k.rsplit('/').next().unwrap_or(k);
+            if base.starts_with('_') {
+                continue;
+            }
+            let r = &tpls[k];
+            r.vals.insert(
+                "Template",
+                Value::Map(Map::with_type(
+                    [
+                        ("Name".to_string(), Value::string(k.as_str())),
+                        ("BasePath".to_string(), Value::string(r.base_path.as_str())),
+                    ]
+                    .into_iter()
+                    .collect(),
+                    Type::Interface,
+                    Some(values_type()),
+                )),
+            );
+            let text = set
+                .execute_with(k, &Value::Map(r.vals.clone()), &mut state)
+                .map_err(|e| TemplateError {
+                    template: k.clone(),
+                    message: helm::helm_error(k, &e),
+                })?;
+            out.insert(k.clone(), text.replace("<no value>", ""));
+        }
+        Ok(out)
+    }
+}
+
+/// `recAllTpls`: the context of each chart, and its templates keyed by full path.
+fn rec_all_tpls(
+    chart: &Chart,
+    tpls: &mut BTreeMap<String, Renderable>,
+    parent: &Map,
+    is_root: bool,
+    full_path: &str,
+) -> Map {
+    let subcharts = Map::new();
+    let values = if is_root {
+        parent.get("Values").unwrap_or(Value::Nil)
+    } else {
+        match parent.get("Values") {
+            Some(Value::Map(pv)) => match pv.get(chart.name()) {
+                Some(Value::Map(m)) => Value::Map(Map::with_type(
+                    m.read().clone(),
+                    Type::Interface,
+                    Some(values_type()),
+                )),
+                _ => Value::Map(Map::with_type(
+                    Default::default(),
+                    Type::Interface,
+                    Some(values_type()),
+                )),
+            },
+            _ => Value::Map(Map::with_type(
+                Default::default(),
+                Type::Interface,
+                Some(values_type()),
+            )),
+        }
+    };
+    let next = Map::with_type(
+        [
+            ("Chart".to_string(), chart_value(&chart.metadata, is_root)),
+            ("Files".to_string(), files_value(chart)),
+            (
+                "Release".to_string(),
+                parent.get("Release").unwrap_or(Value::Nil),
+            ),
+            (
+                "Capabilities".to_string(),
+                parent.get("Capabilities").unwrap_or(Value::Nil),
+            ),
+            ("Values".to_string(), values),
+            ("Subcharts".to_string(), Value::Map(subcharts.clone())),
+        ]
+        .into_iter()
+        .collect(),
+        Type::Interface,
+        Some(values_type()),
+    );
+    for child in &chart.dependencies {
+        let child_path = format!("{full_path}/charts/{}", child.name());
+        let v = rec_all_tpls(child, tpls, &next, false, &child_path);
+        subcharts.insert(child.name(), Value::Map(v));
+    }
+    let library = chart.metadata.is_library();
+    for t in &chart.templates {
+        let base = t.name.rsplit('/').next().unwrap_or(&t.name);
+        if library && !base.starts_with('_') {
+            continue;
+        }
+        tpls.insert(
+            format!("{full_path}/{}", t.name),
+            Renderable {
+                text: String::from_utf8_lossy(&t.data).into_owned(),
+                vals: next.clone(),
+                base_path: format!("{full_path}/templates"),
+            },
+        );
+    }
+    next
+}

@@ -1,0 +1,6 @@
+//! Sprig's lists functions.
+
+use ferry_gotmpl::Funcs;
+
+/// Registers this group's functions.
+pub fn register(_funcs: &mut Funcs) {}
