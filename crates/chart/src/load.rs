@@ -343,6 +343,17 @@ fn parse_yaml_file(origin: &str, f: &File) -> Result<crate::Value> {
 
 /// Builds a chart from its files (paths relative to the chart root), as Helm's `LoadFiles`.
 pub fn load_files(files: Vec<File>, origin: &str) -> Result<Chart> {
+    // Helm strips a UTF-8 byte-order mark on every way in (directories and archives).
+    let files: Vec<File> = files
+        .into_iter()
+        .map(|f| {
+            if f.data.starts_with(&[0xEF, 0xBB, 0xBF]) {
+                File::new(f.name, f.data[3..].to_vec())
+            } else {
+                f
+            }
+        })
+        .collect();
     let mut metadata: Option<Metadata> = None;
     if let Some(f) = files.iter().find(|f| f.name == "Chart.yaml") {
         let v = parse_yaml_file(origin, f)?;
@@ -389,9 +400,15 @@ pub fn load_files(files: Vec<File>, origin: &str) -> Result<Chart> {
                 }
             }
             "values.yaml" => {
-                chart.values = yaml::parse_values(&f.text()).map_err(|source| Error::Yaml {
-                    file: format!("{origin}/values.yaml"),
-                    source,
+                chart.values = yaml::parse_values(&f.text()).map_err(|mut source| {
+                    source.message = format!(
+                        "cannot load values.yaml: cannot unmarshal yaml document: {}",
+                        source.message
+                    );
+                    Error::Yaml {
+                        file: format!("{origin}/values.yaml"),
+                        source,
+                    }
                 })?;
             }
             "values.schema.json" => chart.schema = Some(f.data.clone()),

@@ -42,6 +42,29 @@ impl fmt::Display for YamlError {
 
 impl std::error::Error for YamlError {}
 
+impl YamlError {
+    /// The message as sigs.k8s.io/yaml words it (`error converting YAML to JSON: yaml: line
+    /// N: problem`): libyaml reports parser problems on the 0-based line of the problem,
+    /// scanner problems on the 1-based line, and never the "while parsing" context.
+    pub fn go_message(&self) -> String {
+        const PREFIX: &str = "error converting YAML to JSON: yaml: ";
+        let Some(info) = self.message.strip_prefix(PREFIX) else {
+            return self.message.clone();
+        };
+        let (line, problem) = match info.split_once(", ") {
+            Some((ctx, problem)) if ctx.starts_with("while ") => {
+                (self.line.saturating_sub(1), problem)
+            }
+            _ => (self.line, info),
+        };
+        if line == 0 {
+            format!("{PREFIX}{problem}")
+        } else {
+            format!("{PREFIX}line {line}: {problem}")
+        }
+    }
+}
+
 fn err_at(m: &Marker, message: impl Into<String>) -> YamlError {
     YamlError {
         line: m.line(),
@@ -73,9 +96,12 @@ const MAX_DEPTH: usize = 10_000;
 
 impl Builder<'_> {
     fn next(&mut self) -> Result<(Event, Marker), YamlError> {
-        self.parser
-            .next_token()
-            .map_err(|e| err_at(e.marker(), e.info().to_string()))
+        self.parser.next_token().map_err(|e| {
+            err_at(
+                e.marker(),
+                format!("error converting YAML to JSON: yaml: {}", e.info()),
+            )
+        })
     }
 
     fn node(&mut self, ev: Event, mark: Marker) -> Result<Rc<Node>, YamlError> {

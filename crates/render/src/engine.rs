@@ -5,7 +5,13 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use ferry_chart::{Chart, Map as CMap};
-use ferry_gotmpl::{Funcs, Map, MissingKey, Templates, Type, Value};
+use ferry_gotmpl::{Funcs, Limits, Map, MissingKey, Templates, Type, Value};
+
+/// Stack the executing thread gets: Helm lets `include` nest 1000 deep before it stops a
+/// recursion, which needs more than a default thread stack.
+const THREAD_STACK: usize = 256 << 20;
+/// How much of it templates may use before execution stops with a depth error.
+const STACK_BUDGET: usize = 192 << 20;
 
 use crate::context::{Capabilities, ReleaseOptions, chart_value, files_value};
 use crate::convert::{map_to_tmpl, values_type};
@@ -59,7 +65,35 @@ pub fn helm_funcs(lookup: Option<Arc<dyn Lookup>>) -> Funcs {
 impl Engine {
     /// Renders a processed chart tree (after dependency processing) with its coalesced
     /// `.Values`; returns Helm's render map `{template path: output}` (partials excluded).
+    /// Runs on a thread of its own with a large stack, so deep template recursion ends in
+    /// an error and never in a stack overflow.
     pub fn render(
+        &self,
+        chart: &Chart,
+        values: &CMap,
+        release: &ReleaseOptions,
+        caps: &Capabilities,
+    ) -> Result<BTreeMap<String, String>, TemplateError> {
+        std::thread::scope(|scope| {
+            std::thread::Builder::new()
+                .name("ferry-render".into())
+                .stack_size(THREAD_STACK)
+                .spawn_scoped(scope, || self.render_here(chart, values, release, caps))
+                .map_err(|e| TemplateError {
+                    template: String::new(),
+                    message: format!("cannot start the render thread: {e}"),
+                })?
+                .join()
+                .unwrap_or_else(|_| {
+                    Err(TemplateError {
+                        template: String::new(),
+                        message: "rendering template failed: internal error".into(),
+                    })
+                })
+        })
+    }
+
+    fn render_here(
         &self,
         chart: &Chart,
         values: &CMap,
@@ -81,11 +115,16 @@ impl Engine {
         if let Some(custom) = &self.custom {
             custom(&mut funcs);
         }
-        let mut set = Templates::new(funcs).with_missing_key(if self.strict {
-            MissingKey::Error
-        } else {
-            MissingKey::Zero
-        });
+        let mut set = Templates::new(funcs)
+            .with_missing_key(if self.strict {
+                MissingKey::Error
+            } else {
+                MissingKey::Zero
+            })
+            .with_limits(Limits {
+                max_stack_bytes: STACK_BUDGET,
+                ..Limits::default()
+            });
         // the root template Helm creates first: `template.New("gotpl")`
         set.parse(ROOT_NAME, "").map_err(|e| TemplateError {
             template: ROOT_NAME.into(),

@@ -111,7 +111,7 @@ pub fn register(funcs: &mut Funcs, lookup: Option<Arc<dyn Lookup>>) {
                 "error unmarshaling JSON: while decoding JSON: json: cannot unmarshal {} into Go value of type map[string]interface {{}}",
                 other.json_type()
             )),
-            Err(e) => error_map(format!("error converting YAML to JSON: yaml: {e}")),
+            Err(e) => error_map(e.go_message()),
         })
     });
     funcs.add("fromYamlArray", Signature::new([Type::String], Type::list()), |_, a| {
@@ -122,47 +122,43 @@ pub fn register(funcs: &mut Funcs, lookup: Option<Arc<dyn Lookup>>) {
                 "error unmarshaling JSON: while decoding JSON: json: cannot unmarshal {} into Go value of type []interface {{}}",
                 other.json_type()
             ))]),
-            Err(e) => Value::list([Value::string(format!(
-                "error converting YAML to JSON: yaml: {e}"
-            ))]),
+            Err(e) => Value::list([Value::string(e.go_message())]),
         })
     });
     funcs.add(
         "fromJson",
         Signature::new([Type::String], Type::map()),
         |_, a| {
-            Ok(
-                match serde_json::from_str::<serde_json::Value>(&str_arg(&a, 0)) {
-                    Ok(serde_json::Value::Object(o)) => {
-                        to_tmpl(&CValue::from_json(&serde_json::Value::Object(o)))
-                    }
-                    Ok(serde_json::Value::Null) => Value::map(Vec::<(String, Value)>::new()),
-                    Ok(other) => error_map(format!(
-                        "json: cannot unmarshal {} into Go value of type map[string]interface {{}}",
-                        CValue::from_json(&other).json_type()
-                    )),
-                    Err(e) => error_map(go_json_error(&e)),
-                },
-            )
+            let text = str_arg(&a, 0);
+            Ok(match serde_json::from_str::<serde_json::Value>(&text) {
+                Ok(serde_json::Value::Object(o)) => {
+                    to_tmpl(&CValue::from_json(&serde_json::Value::Object(o)))
+                }
+                Ok(serde_json::Value::Null) => Value::map(Vec::<(String, Value)>::new()),
+                Ok(other) => error_map(format!(
+                    "json: cannot unmarshal {} into Go value of type map[string]interface {{}}",
+                    CValue::from_json(&other).json_type()
+                )),
+                Err(_) => error_map(go_json_error(&text)),
+            })
         },
     );
     funcs.add(
         "fromJsonArray",
         Signature::new([Type::String], Type::list()),
         |_, a| {
-            Ok(
-                match serde_json::from_str::<serde_json::Value>(&str_arg(&a, 0)) {
-                    Ok(serde_json::Value::Array(l)) => {
-                        to_tmpl(&CValue::from_json(&serde_json::Value::Array(l)))
-                    }
-                    Ok(serde_json::Value::Null) => Value::list(Vec::new()),
-                    Ok(other) => Value::list([Value::string(format!(
-                        "json: cannot unmarshal {} into Go value of type []interface {{}}",
-                        CValue::from_json(&other).json_type()
-                    ))]),
-                    Err(e) => Value::list([Value::string(go_json_error(&e))]),
-                },
-            )
+            let text = str_arg(&a, 0);
+            Ok(match serde_json::from_str::<serde_json::Value>(&text) {
+                Ok(serde_json::Value::Array(l)) => {
+                    to_tmpl(&CValue::from_json(&serde_json::Value::Array(l)))
+                }
+                Ok(serde_json::Value::Null) => Value::list(Vec::new()),
+                Ok(other) => Value::list([Value::string(format!(
+                    "json: cannot unmarshal {} into Go value of type []interface {{}}",
+                    CValue::from_json(&other).json_type()
+                ))]),
+                Err(_) => Value::list([Value::string(go_json_error(&text))]),
+            })
         },
     );
     let lk = lookup.clone();
@@ -229,12 +225,8 @@ pub fn register(funcs: &mut Funcs, lookup: Option<Arc<dyn Lookup>>) {
     );
 }
 
-fn go_json_error(e: &serde_json::Error) -> String {
-    if e.is_eof() {
-        "unexpected end of JSON input".into()
-    } else {
-        format!("invalid character in JSON: {e}")
-    }
+fn go_json_error(text: &str) -> String {
+    go_json_syntax_error(text)
 }
 
 fn include(ctx: &mut Ctx<'_, '_>, a: Vec<Value>) -> Result<Value, FuncError> {
@@ -399,4 +391,204 @@ fn traceable(s: &str) -> Option<String> {
     }
     let sep = rem.rfind(": ")?;
     Some(fmt(&rem[..sep], "", &cut(&rem[sep + 2..])))
+}
+
+/// Go's `encoding/json` syntax error for an invalid document (its scanner's wording), e.g.
+/// `invalid character 'b' looking for beginning of object key string`.
+pub(crate) fn go_json_syntax_error(s: &str) -> String {
+    struct P<'a> {
+        b: &'a [char],
+        i: usize,
+    }
+    fn quote_char(c: char) -> String {
+        match c {
+            '\'' => "'\\''".into(),
+            '"' => "'\"'".into(),
+            c => {
+                let q = ferry_gotmpl::gofmt::quote(&c.to_string());
+                format!("'{}'", &q[1..q.len() - 1])
+            }
+        }
+    }
+    type R = Result<(), String>;
+    impl P<'_> {
+        fn peek(&self) -> Option<char> {
+            self.b.get(self.i).copied()
+        }
+        fn ws(&mut self) {
+            while matches!(self.peek(), Some(' ' | '\t' | '\n' | '\r')) {
+                self.i += 1;
+            }
+        }
+        fn bad(&self, c: char, ctx: &str) -> String {
+            format!("invalid character {} {ctx}", quote_char(c))
+        }
+        fn need(&mut self, ctx: &str) -> Result<char, String> {
+            match self.peek() {
+                None => Err("unexpected end of JSON input".into()),
+                Some(c) => {
+                    let _ = ctx;
+                    Ok(c)
+                }
+            }
+        }
+        fn value(&mut self) -> R {
+            self.ws();
+            let c = self.need("")?;
+            match c {
+                '{' => {
+                    self.i += 1;
+                    self.ws();
+                    if self.need("")? == '}' {
+                        self.i += 1;
+                        return Ok(());
+                    }
+                    loop {
+                        self.ws();
+                        let c = self.need("")?;
+                        if c != '"' {
+                            return Err(self.bad(c, "looking for beginning of object key string"));
+                        }
+                        self.string()?;
+                        self.ws();
+                        let c = self.need("")?;
+                        if c != ':' {
+                            return Err(self.bad(c, "after object key"));
+                        }
+                        self.i += 1;
+                        self.value()?;
+                        self.ws();
+                        match self.need("")? {
+                            ',' => self.i += 1,
+                            '}' => {
+                                self.i += 1;
+                                return Ok(());
+                            }
+                            c => return Err(self.bad(c, "after object key:value pair")),
+                        }
+                    }
+                }
+                '[' => {
+                    self.i += 1;
+                    self.ws();
+                    if self.need("")? == ']' {
+                        self.i += 1;
+                        return Ok(());
+                    }
+                    loop {
+                        self.value()?;
+                        self.ws();
+                        match self.need("")? {
+                            ',' => self.i += 1,
+                            ']' => {
+                                self.i += 1;
+                                return Ok(());
+                            }
+                            c => return Err(self.bad(c, "after array element")),
+                        }
+                    }
+                }
+                '"' => self.string(),
+                '-' | '0'..='9' => self.number(),
+                't' => self.literal("true"),
+                'f' => self.literal("false"),
+                'n' => self.literal("null"),
+                c => Err(self.bad(c, "looking for beginning of value")),
+            }
+        }
+        fn literal(&mut self, word: &str) -> R {
+            for (k, want) in word.chars().enumerate() {
+                let c = self.need("")?;
+                if c != want {
+                    return Err(self.bad(
+                        c,
+                        &format!("in literal {word} (expecting {})", quote_char(want)),
+                    ));
+                }
+                let _ = k;
+                self.i += 1;
+            }
+            Ok(())
+        }
+        fn string(&mut self) -> R {
+            self.i += 1;
+            loop {
+                let c = self.need("")?;
+                self.i += 1;
+                match c {
+                    '"' => return Ok(()),
+                    '\\' => {
+                        let e = self.need("")?;
+                        self.i += 1;
+                        match e {
+                            '"' | '\\' | '/' | 'b' | 'f' | 'n' | 'r' | 't' => {}
+                            'u' => {
+                                for _ in 0..4 {
+                                    let h = self.need("")?;
+                                    if !h.is_ascii_hexdigit() {
+                                        return Err(
+                                            self.bad(h, "in \\u hexadecimal character escape")
+                                        );
+                                    }
+                                    self.i += 1;
+                                }
+                            }
+                            e => return Err(self.bad(e, "in string escape code")),
+                        }
+                    }
+                    c if (c as u32) < 0x20 => return Err(self.bad(c, "in string literal")),
+                    _ => {}
+                }
+            }
+        }
+        fn digits(&mut self) -> usize {
+            let st = self.i;
+            while matches!(self.peek(), Some('0'..='9')) {
+                self.i += 1;
+            }
+            self.i - st
+        }
+        fn number(&mut self) -> R {
+            if self.peek() == Some('-') {
+                self.i += 1;
+                let c = self.need("")?;
+                if !c.is_ascii_digit() {
+                    return Err(self.bad(c, "in numeric literal"));
+                }
+            }
+            if self.peek() == Some('0') {
+                self.i += 1;
+            } else {
+                self.digits();
+            }
+            if self.peek() == Some('.') {
+                self.i += 1;
+                let c = self.need("")?;
+                if self.digits() == 0 {
+                    return Err(self.bad(c, "after decimal point in numeric literal"));
+                }
+            }
+            if matches!(self.peek(), Some('e' | 'E')) {
+                self.i += 1;
+                if matches!(self.peek(), Some('+' | '-')) {
+                    self.i += 1;
+                }
+                let c = self.need("")?;
+                if self.digits() == 0 {
+                    return Err(self.bad(c, "in exponent of numeric literal"));
+                }
+            }
+            Ok(())
+        }
+    }
+    let chars: Vec<char> = s.chars().collect();
+    let mut p = P { b: &chars, i: 0 };
+    if let Err(e) = p.value() {
+        return e;
+    }
+    p.ws();
+    match p.peek() {
+        Some(c) => p.bad(c, "after top-level value"),
+        None => "unexpected end of JSON input".into(),
+    }
 }
