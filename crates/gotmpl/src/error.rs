@@ -35,40 +35,69 @@ impl fmt::Display for Span {
     }
 }
 
+/// A template that does not parse. Displays as Go does:
+/// `template: NAME:LINE: MESSAGE`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ParseError {
+    /// The name of the template being parsed (Go's `ParseName`).
+    pub name: String,
+    /// 1-based line of the token where parsing stopped.
+    pub line: usize,
+    /// What went wrong, e.g. `unexpected EOF`.
+    pub message: String,
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "template: {}:{}: {}", self.name, self.line, self.message)
+    }
+}
+
+/// Execution that failed at a node. Displays as Go does:
+/// `template: FILE:LINE:COL: executing "NAME" at <CONTEXT>: MESSAGE`.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ExecError {
+    /// The template being executed (a `define` name or the file name).
+    pub name: String,
+    /// The name of the source the node was parsed from.
+    pub location: String,
+    /// Where the node is in that source.
+    pub span: Span,
+    /// The node as Go prints it (`.Values.x`, `eq .a 1`).
+    pub context: String,
+    /// What went wrong, e.g. `error calling eq: incompatible types…`.
+    pub message: String,
+    /// The template error a function returned, if any (e.g. from
+    /// `include`).
+    pub source: Option<Error>,
+}
+
+impl fmt::Display for ExecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "template: {}:{}: executing {} at <{}>: {}",
+            self.location,
+            self.span,
+            crate::gofmt::quote(&self.name),
+            self.context,
+            self.message
+        )
+    }
+}
+
 /// Errors from parsing or executing templates.
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// The template text does not parse. Displays as Go does:
-    /// `template: NAME:LINE: MESSAGE`.
-    #[error("template: {name}:{line}: {message}")]
-    Parse {
-        /// The name of the template being parsed (Go's `ParseName`).
-        name: String,
-        /// 1-based line of the token where parsing stopped.
-        line: usize,
-        /// What went wrong, e.g. `unexpected EOF`.
-        message: String,
-    },
-    /// Execution failed at a node. Displays as Go does:
-    /// `template: FILE:LINE:COL: executing "NAME" at <CONTEXT>: MESSAGE`.
-    #[error("template: {location}:{span}: executing {name:?} at <{context}>: {message}")]
-    Exec {
-        /// The template being executed (a `define` name or the file name).
-        name: String,
-        /// The name of the source the node was parsed from.
-        location: String,
-        /// Where the node is in that source.
-        span: Span,
-        /// The node as Go prints it (`.Values.x`, `eq .a 1`).
-        context: String,
-        /// What went wrong, e.g. `error calling eq: incompatible types...`.
-        message: String,
-        /// The error a function returned, if it was itself a template error
-        /// (e.g. from `include`).
-        #[source]
-        source: Option<Box<Error>>,
-    },
+    /// The template text does not parse.
+    #[error("{0}")]
+    Parse(Box<ParseError>),
+    /// Execution failed at a node.
+    #[error("{0}")]
+    Exec(Box<ExecError>),
     /// Execution failed before any node was reached.
     #[error("template: {name}: {message}")]
     ExecNoNode {
@@ -91,9 +120,9 @@ impl Error {
     /// The bare message without Go's location prefix.
     pub fn message(&self) -> String {
         match self {
-            Error::Parse { message, .. }
-            | Error::Exec { message, .. }
-            | Error::ExecNoNode { message, .. } => message.clone(),
+            Error::Parse(e) => e.message.clone(),
+            Error::Exec(e) => e.message.clone(),
+            Error::ExecNoNode { message, .. } => message.clone(),
             e @ Error::NoTemplate { .. } => e.to_string(),
         }
     }
@@ -101,7 +130,16 @@ impl Error {
     /// Where execution failed, if it did at a node.
     pub fn span(&self) -> Option<Span> {
         match self {
-            Error::Exec { span, .. } => Some(*span),
+            Error::Exec(e) => Some(e.span),
+            _ => None,
+        }
+    }
+
+    /// The template error wrapped by a failing function call (e.g. the
+    /// error inside an `include`), if any.
+    pub fn inner(&self) -> Option<&Error> {
+        match self {
+            Error::Exec(e) => e.source.as_ref(),
             _ => None,
         }
     }
@@ -112,7 +150,7 @@ impl Error {
 #[derive(Debug, Clone)]
 pub struct FuncError {
     message: String,
-    source: Option<Box<Error>>,
+    source: Option<Error>,
 }
 
 impl FuncError {
@@ -131,10 +169,10 @@ impl FuncError {
 
     /// The template error this wraps, if any.
     pub fn template_error(&self) -> Option<&Error> {
-        self.source.as_deref()
+        self.source.as_ref()
     }
 
-    pub(crate) fn into_parts(self) -> (String, Option<Box<Error>>) {
+    pub(crate) fn into_parts(self) -> (String, Option<Error>) {
         (self.message, self.source)
     }
 }
@@ -163,7 +201,7 @@ impl From<Error> for FuncError {
     fn from(e: Error) -> Self {
         FuncError {
             message: e.to_string(),
-            source: Some(Box::new(e)),
+            source: Some(e),
         }
     }
 }

@@ -3,7 +3,7 @@
 use std::any::Any;
 use std::sync::Arc;
 
-use crate::error::{Error, FuncError, Span};
+use crate::error::{Error, ExecError, FuncError, Span};
 use crate::funcs::{Builtin, Function, html_escape, js_escape, query_escape};
 use crate::gofmt;
 use crate::parse::{
@@ -80,14 +80,6 @@ impl RV {
             RV::Val(v, false) => v.type_name(),
         }
     }
-
-    fn static_type(&self) -> Option<Type> {
-        match self {
-            RV::Invalid => None,
-            RV::Val(_, true) => Some(Type::Interface),
-            RV::Val(v, false) => v.type_of(),
-        }
-    }
 }
 
 /// Control flow out of a walk: normal, or a `break`/`continue` travelling
@@ -158,7 +150,7 @@ pub(crate) struct State<'a> {
     set: &'a Templates,
     tmpl: &'a Tree,
     node: Cur<'a>,
-    vars: Vec<(Arc<str>, RV)>,
+    vars: Vec<(&'a str, RV)>,
     out: String,
     budget: Budget,
     ext: Option<&'a mut dyn Any>,
@@ -195,7 +187,7 @@ pub(crate) fn execute(
         set,
         tmpl: tree,
         node: Cur::None,
-        vars: vec![("$".into(), dot.clone())],
+        vars: vec![("$", dot.clone())],
         out: String::new(),
         budget,
         ext,
@@ -231,7 +223,7 @@ impl Ctx<'_, '_> {
         st.check_depth()?;
         let dot = RV::concrete(dot);
         let saved_tmpl = std::mem::replace(&mut st.tmpl, tree);
-        let saved_vars = std::mem::replace(&mut st.vars, vec![("$".into(), dot.clone())]);
+        let saved_vars = std::mem::replace(&mut st.vars, vec![("$", dot.clone())]);
         let saved_out = std::mem::take(&mut st.out);
         let saved_node = st.node;
         st.budget.depth += 1;
@@ -260,6 +252,13 @@ impl Ctx<'_, '_> {
         Ok(out)
     }
 
+    /// The name of the template being executed (a `define` name or the
+    /// file name), as Go's `Template.Name()` inside the call. Helm's `tpl`
+    /// parses its text under this name.
+    pub fn template_name(&self) -> &str {
+        &self.st.tmpl.name
+    }
+
     /// How many template calls deep the execution is.
     pub fn depth(&self) -> usize {
         self.st.budget.depth
@@ -281,20 +280,20 @@ impl<'a> State<'a> {
         self.error_with(message.into(), None)
     }
 
-    fn error_with(&self, message: String, source: Option<Box<Error>>) -> Error {
+    fn error_with(&self, message: String, source: Option<Error>) -> Error {
         match self.node.pos() {
             None => Error::ExecNoNode {
                 name: self.tmpl.name.to_string(),
                 message,
             },
-            Some(pos) => Error::Exec {
+            Some(pos) => Error::Exec(Box::new(ExecError {
                 name: self.tmpl.name.to_string(),
                 location: self.tmpl.parse_name.to_string(),
                 span: Span::at(&self.tmpl.text, pos),
                 context: self.node.context(),
                 message,
                 source,
-            },
+            })),
         }
     }
 
@@ -333,13 +332,13 @@ impl<'a> State<'a> {
 
     // ---- variables ----
 
-    fn push(&mut self, name: Arc<str>, v: RV) {
+    fn push(&mut self, name: &'a str, v: RV) {
         self.vars.push((name, v));
     }
 
     fn set_var(&mut self, name: &str, v: RV) -> R<()> {
         for slot in self.vars.iter_mut().rev() {
-            if &*slot.0 == name {
+            if slot.0 == name {
                 slot.1 = v;
                 return Ok(());
             }
@@ -354,7 +353,7 @@ impl<'a> State<'a> {
 
     fn var_value(&self, name: &str) -> R<RV> {
         for slot in self.vars.iter().rev() {
-            if &*slot.0 == name {
+            if slot.0 == name {
                 return Ok(slot.1.clone());
             }
         }
@@ -430,6 +429,7 @@ impl<'a> State<'a> {
     }
 
     fn one_iteration(&mut self, r: &'a BranchNode, mark: usize, index: RV, elem: RV) -> R<Flow> {
+        self.step()?;
         let nd = r.pipe.decl.len();
         if nd > 0 {
             if r.pipe.is_assign {
@@ -524,10 +524,8 @@ impl<'a> State<'a> {
                 )));
             }
         }
-        if !ran {
-            if let Some(e) = &r.else_list {
-                self.walk_list(dot, e)?;
-            }
+        if !ran && let Some(e) = &r.else_list {
+            self.walk_list(dot, e)?;
         }
         Ok(())
     }
@@ -540,7 +538,7 @@ impl<'a> State<'a> {
         self.check_depth()?;
         let new_dot = self.eval_pipeline(dot, t.pipe.as_ref())?;
         let saved_tmpl = std::mem::replace(&mut self.tmpl, tree);
-        let saved_vars = std::mem::replace(&mut self.vars, vec![("$".into(), new_dot.clone())]);
+        let saved_vars = std::mem::replace(&mut self.vars, vec![("$", new_dot.clone())]);
         self.budget.depth += 1;
         let r = self.walk_list(&new_dot, &tree.root);
         self.budget.depth -= 1;
@@ -566,7 +564,7 @@ impl<'a> State<'a> {
             if pipe.is_assign {
                 self.set_var(&var.ident[0], value.clone())?;
             } else {
-                self.push(var.ident[0].clone(), value.clone());
+                self.push(&var.ident[0], value.clone());
             }
         }
         Ok(value)
@@ -991,12 +989,14 @@ impl<'a> State<'a> {
         };
         let assignable = vt.as_ref().is_some_and(|vt| vt.assignable_to(t));
         if !assignable {
+            let mut got = vt;
             if is_iface && !v.is_nil() {
-                if v.type_of().is_some_and(|vt| vt.assignable_to(t)) {
+                got = v.type_of();
+                if got.as_ref().is_some_and(|vt| vt.assignable_to(t)) {
                     return Ok(RV::Val(v, false));
                 }
             }
-            let got = vt.map(|t| t.to_string()).unwrap_or_else(|| "<nil>".into());
+            let got = got.map(|t| t.to_string()).unwrap_or_else(|| "<nil>".into());
             return Err(self.errorf(format!("wrong type for value; expected {t}; got {got}")));
         }
         Ok(RV::Val(v, is_iface))
@@ -1102,6 +1102,12 @@ impl<'a> State<'a> {
                     c.context(),
                     v.type_name()
                 )));
+            }
+            RV::Val(Value::String(s), _) => self.out.push_str(&s),
+            RV::Val(Value::Bool(b), _) => self.out.push_str(if b { "true" } else { "false" }),
+            RV::Val(Value::Int(i) | Value::Int64(i), _) => {
+                use std::fmt::Write as _;
+                let _ = write!(self.out, "{i}");
             }
             RV::Val(v, _) => {
                 let s = gofmt::print_action_value(&v);
@@ -1234,9 +1240,8 @@ fn eq(arg1: RV, rest: &[RV]) -> Result<bool, String> {
     for arg in rest {
         let a = arg.clone().unwrap();
         let k2 = basic_kind(a.value());
-        let truth;
-        if k1 != k2 {
-            truth = match (k1, k2) {
+        let truth = if k1 != k2 {
+            match (k1, k2) {
                 (Kind::Int, Kind::Uint) => {
                     int_of(a1.value()) >= 0 && int_of(a1.value()) as u64 == uint_of(a.value())
                 }
@@ -1253,9 +1258,9 @@ fn eq(arg1: RV, rest: &[RV]) -> Result<bool, String> {
                     }
                     false
                 }
-            };
+            }
         } else {
-            truth = match (a1.value(), a.value()) {
+            match (a1.value(), a.value()) {
                 (Value::Bool(x), Value::Bool(y)) => x == y,
                 (Value::Complex(a, b), Value::Complex(c, d)) => a == c && b == d,
                 (Value::Float(x), Value::Float(y)) => x == y,
@@ -1289,8 +1294,8 @@ fn eq(arg1: RV, rest: &[RV]) -> Result<bool, String> {
                         }
                     }
                 }
-            };
-        }
+            }
+        };
         if truth {
             return Ok(true);
         }
@@ -1339,10 +1344,10 @@ fn print_args(argv: Vec<RV>) -> Vec<Value> {
 
 /// Go's `evalArgs` for the escapers.
 fn eval_args(argv: Vec<RV>) -> String {
-    if argv.len() == 1 {
-        if let Value::String(s) = argv[0].value() {
-            return s.to_string();
-        }
+    if argv.len() == 1
+        && let Value::String(s) = argv[0].value()
+    {
+        return s.to_string();
     }
     let vals: Vec<Value> = argv
         .into_iter()
@@ -1450,7 +1455,10 @@ fn builtin_fn(b: Builtin, argv: Vec<RV>) -> Result<RV, String> {
                     Value::String(String::from_utf8_lossy(&s.as_bytes()[idx[0]..idx[1]]).into()),
                     false,
                 ),
-                Value::List(l) => RV::Val(Value::List(l.slice(idx[0], idx[1])), false),
+                Value::List(l) => match l.slice(idx[0], idx[1]) {
+                    Some(l) => RV::Val(Value::List(l), false),
+                    None => return Err("reflect: slice index out of range".into()),
+                },
                 _ => unreachable!("checked above"),
             }
         }

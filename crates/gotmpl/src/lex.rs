@@ -8,7 +8,6 @@ pub(crate) enum ItemType {
     Bool,
     Char,
     CharConstant,
-    Comment,
     Assign,
     Declare,
     Eof,
@@ -585,11 +584,11 @@ impl<'s> Lexer<'s> {
             self.accept_run("0123456789_");
         }
         self.accept("i");
-        if let Some(c) = self.peek() {
-            if is_alphanumeric(c) {
-                self.next();
-                return false;
-            }
+        if let Some(c) = self.peek()
+            && is_alphanumeric(c)
+        {
+            self.next();
+            return false;
         }
         true
     }

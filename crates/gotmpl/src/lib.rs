@@ -12,6 +12,15 @@
 //! - [`Function`] + [`Signature`] give functions Go's call convention
 //!   (typed parameters, variadics, the piped value last, `(T, error)`).
 //! - [`Ctx`] lets a function execute other templates (`include`, `tpl`).
+//! - [`gofmt`] is Go's `fmt` (`Sprint`, `Sprintf` with every verb and
+//!   flag), which Sprig-style functions need as much as the engine does.
+//!
+//! Differences from Go are deliberate and few: strings are UTF-8 (a `\xff`
+//! escape becomes U+FFFD), and hostile templates stop at [`Limits`]
+//! (template depth, native stack, steps, output size) with an error instead
+//! of exhausting memory or the stack. Deep `include` chains need stack: a
+//! renderer that allows Helm's 1000 nested includes should run on a thread
+//! with a large stack and raise `Limits::max_stack_bytes` to match.
 //!
 //! ```
 //! use ferry_gotmpl::{Funcs, Signature, Templates, Type, Value};
@@ -42,7 +51,7 @@ mod strconv;
 mod template;
 mod value;
 
-pub use error::{Error, FuncError, Span};
+pub use error::{Error, ExecError, FuncError, ParseError, Span};
 pub use exec::Ctx;
 pub use funcs::{Funcs, Function, NativeFn, Signature, html_escape, js_escape, query_escape};
 pub use template::{Limits, MissingKey, Templates};

@@ -5,13 +5,14 @@ use std::collections::HashMap;
 use std::fmt::{self, Write as _};
 use std::sync::Arc;
 
-use crate::error::Error;
+use crate::error::{Error, ParseError};
 use crate::lex::{Item, ItemType, LexOptions, lex};
 use crate::strconv;
 use crate::value::Value;
 
 /// Maximum nesting of parentheses, and of control structures, accepted by
-/// the parser (Go allows 10000 parentheses; we keep the native stack safe).
+/// the parser (Go allows 10000 parentheses). The parser also stops when it
+/// has used `Limits::max_stack_bytes` of native stack.
 pub(crate) const MAX_PARSE_DEPTH: usize = 1000;
 
 /// One parsed template (a file's top level, or a `define`/`block`).
@@ -309,7 +310,14 @@ struct Parser<'a> {
     action_line: usize,
     range_depth: usize,
     depth: usize,
+    stack_base: usize,
+    max_stack: usize,
     tree_set: HashMap<Arc<str>, Arc<Tree>>,
+}
+
+fn stack_addr() -> usize {
+    let marker = 0u8;
+    std::hint::black_box(&marker) as *const u8 as usize
 }
 
 type PResult<T> = Result<T, Error>;
@@ -320,6 +328,7 @@ pub(crate) fn parse(
     name: &str,
     text: &str,
     has_func: &dyn Fn(&str) -> bool,
+    max_stack: usize,
 ) -> PResult<HashMap<Arc<str>, Arc<Tree>>> {
     let items = lex(
         text,
@@ -341,6 +350,8 @@ pub(crate) fn parse(
         action_line: 0,
         range_depth: 0,
         depth: 0,
+        stack_base: stack_addr(),
+        max_stack,
         tree_set: HashMap::new(),
     };
     let root = p.parse_top()?;
@@ -395,11 +406,11 @@ impl Parser<'_> {
             .get(self.hi.saturating_sub(1))
             .map(|t| t.line)
             .unwrap_or(1);
-        Error::Parse {
+        Error::Parse(Box::new(ParseError {
             name: self.parse_name.to_string(),
             line,
             message: msg.into(),
-        }
+        }))
     }
 
     fn unexpected(&self, token: &Item, context: &str) -> Error {
@@ -581,8 +592,12 @@ impl Parser<'_> {
         Ok(Parsed::Else)
     }
 
+    fn too_deep(&self) -> bool {
+        self.depth >= MAX_PARSE_DEPTH || self.stack_base.abs_diff(stack_addr()) > self.max_stack
+    }
+
     fn parse_control(&mut self, context: &str) -> PResult<Box<BranchNode>> {
-        if self.depth >= MAX_PARSE_DEPTH {
+        if self.too_deep() {
             return Err(self.errorf("max expression depth exceeded"));
         }
         self.depth += 1;
@@ -892,7 +907,7 @@ impl Parser<'_> {
                 Arg::Number(Box::new(n))
             }
             ItemType::LeftParen => {
-                if self.depth >= MAX_PARSE_DEPTH {
+                if self.too_deep() {
                     return Err(self.errorf("max expression depth exceeded"));
                 }
                 self.depth += 1;
@@ -950,13 +965,13 @@ fn new_number(pos: usize, text: &str, typ: ItemType) -> Result<NumberNode, Strin
         }
         _ => {}
     }
-    if let Some(t) = text.strip_suffix('i') {
-        if let Some(f) = strconv::parse_float(t) {
-            n.is_complex = true;
-            n.complex = (0.0, f);
-            simplify_complex(&mut n);
-            return Ok(n);
-        }
+    if let Some(t) = text.strip_suffix('i')
+        && let Some(f) = strconv::parse_float(t)
+    {
+        n.is_complex = true;
+        n.complex = (0.0, f);
+        simplify_complex(&mut n);
+        return Ok(n);
     }
     let u = strconv::parse_uint(text);
     if let Some(u) = u {

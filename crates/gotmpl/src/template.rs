@@ -147,7 +147,7 @@ impl Templates {
     /// defines. On error the set is unchanged.
     pub fn parse(&mut self, name: &str, text: &str) -> Result<(), Error> {
         let funcs = &self.funcs;
-        let set = parse::parse(name, text, &|f| funcs.has(f))?;
+        let set = parse::parse(name, text, &|f| funcs.has(f), self.limits.max_stack_bytes)?;
         if self.name.is_empty() {
             self.name = name.into();
         }

@@ -438,14 +438,16 @@ impl List {
         self.0.items.is_empty()
     }
 
-    /// A sub-slice with the same element type (not the named type, like Go's
-    /// reflect `Slice` keeps it: we keep it too).
-    pub fn slice(&self, lo: usize, hi: usize) -> List {
-        List(Arc::new(ListInner {
-            items: self.0.items[lo..hi].to_vec(),
+    /// The sub-slice `[lo:hi]` with the same element and named type (as
+    /// Go's `reflect.Value.Slice` keeps the type), or `None` when the range
+    /// is out of bounds.
+    pub fn slice(&self, lo: usize, hi: usize) -> Option<List> {
+        let items = self.0.items.get(lo..hi)?.to_vec();
+        Some(List(Arc::new(ListInner {
+            items,
             elem: self.0.elem.clone(),
             ty: self.0.ty.clone(),
-        }))
+        })))
     }
 }
 

@@ -51,10 +51,10 @@ fn run_vector(funcs: &ferry_gotmpl::Funcs, v: &serde_json::Value) -> Outcome {
                 .nth(1)
                 .filter(|_| msg.contains("\" not defined"))
                 .and_then(|r| r.split('"').next())
+                && !want_err.is_some_and(|w| msg.contains(w))
+                && !funcs.has(name)
             {
-                if !want_err.is_some_and(|w| msg.contains(w)) && !funcs.has(name) {
-                    return Outcome::NeedsFunction(name.to_string());
-                }
+                return Outcome::NeedsFunction(name.to_string());
             }
             if std::env::var_os("GOTMPL_VERBOSE").is_some() {
                 eprintln!(

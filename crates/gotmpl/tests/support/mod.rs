@@ -116,16 +116,16 @@ fn resolve_plain(s: &str) -> Y {
     if let Some(i) = go_parse_int(&plain) {
         return Y::Int(i);
     }
-    if is_yaml_float(&plain) {
-        if let Ok(f) = plain.parse::<f64>() {
-            return Y::Float(f);
-        }
+    if is_yaml_float(&plain)
+        && let Ok(f) = plain.parse::<f64>()
+    {
+        return Y::Float(f);
     }
     for (pre, neg) in [("0b", false), ("-0b", true)] {
-        if let Some(b) = plain.strip_prefix(pre) {
-            if let Ok(v) = i128::from_str_radix(b, 2) {
-                return Y::Int(if neg { -v } else { v });
-            }
+        if let Some(b) = plain.strip_prefix(pre)
+            && let Ok(v) = i128::from_str_radix(b, 2)
+        {
+            return Y::Int(if neg { -v } else { v });
         }
     }
     Y::Str(s.to_string())
@@ -392,7 +392,7 @@ fn to_i64(v: &Value) -> i64 {
         Value::Int(i) | Value::Int64(i) => *i,
         Value::Uint64(u) => *u as i64,
         Value::Float(f) => {
-            if f.is_nan() || *f >= 9.223372036854775807e18 || *f < -9.223372036854775808e18 {
+            if f.is_nan() || *f >= 9.223_372_036_854_776e18 || *f < -9.223_372_036_854_776e18 {
                 i64::MIN
             } else {
                 *f as i64
@@ -573,13 +573,18 @@ pub fn sprig_subset() -> Funcs {
                 if l.is_empty() {
                     return Ok(Value::Nil);
                 }
-                let start = a.get(1).map(to_i64).unwrap_or(0) as usize;
+                let start = a.get(1).map(to_i64).unwrap_or(0);
                 let end = if a.len() < 3 {
-                    l.len()
+                    l.len() as i64
                 } else {
-                    to_i64(&a[2]) as usize
+                    to_i64(&a[2])
                 };
-                Ok(Value::List(l.slice(start, end)))
+                if start < 0 || start > end || end > l.len() as i64 {
+                    return Err("reflect.Value.Slice: slice index out of bounds".into());
+                }
+                Ok(l.slice(start as usize, end as usize)
+                    .map(Value::List)
+                    .unwrap_or_default())
             }
             v => Err(format!(
                 "list should be type of slice or array but {}",

@@ -1,0 +1,210 @@
+//! The API a renderer builds on: registering functions with Go signatures,
+//! executing other templates from a function (`include`, `tpl`), per-render
+//! state, named types, methods and errors as data.
+
+use std::sync::Arc;
+
+use ferry_gotmpl::{
+    Error, Funcs, Function, List, Map, MissingKey, Signature, Templates, Type, TypeInfo, Value,
+};
+
+fn funcs() -> Funcs {
+    let mut f = Funcs::new();
+    f.add(
+        "include",
+        Signature::new([Type::String, Type::Interface], Type::String),
+        |ctx, a| {
+            let name = a[0].as_str().unwrap_or_default().to_string();
+            Ok(Value::from(ctx.execute_template(&name, a[1].clone())?))
+        },
+    );
+    // Helm's tpl: clone the running set, parse the text under the current
+    // template's name, execute it there.
+    f.add(
+        "tpl",
+        Signature::new([Type::String, Type::Interface], Type::String),
+        |ctx, a| {
+            let mut set = ctx.templates().clone();
+            let name = ctx.template_name().to_string();
+            set.parse(&name, a[0].as_str().unwrap_or_default())?;
+            Ok(Value::from(ctx.execute_in(&set, &name, a[1].clone())?))
+        },
+    );
+    f.add("count", Signature::new([], Type::Int), |ctx, _| {
+        let n = ctx.ext::<usize>().ok_or("no state")?;
+        *n += 1;
+        Ok(Value::Int(*n as i64))
+    });
+    f.add(
+        "fail",
+        Signature::new([Type::String], Type::String),
+        |_, a| Err(a[0].as_str().unwrap_or_default().into()),
+    );
+    f
+}
+
+fn set(text: &str) -> Templates {
+    let mut t = Templates::new(funcs()).with_missing_key(MissingKey::Zero);
+    t.parse("main", text).expect("parses");
+    t
+}
+
+#[test]
+fn include_and_tpl_see_the_set() {
+    let t = set(
+        r#"{{ define "h" }}<{{ . }}>{{ end }}{{ include "h" 1 }}{{ tpl "{{ include \"h\" . }}!" 2 }}"#,
+    );
+    assert_eq!(t.execute("main", &Value::Nil).unwrap(), "<1><2>!");
+}
+
+#[test]
+fn per_render_state_reaches_functions() {
+    let t =
+        set("{{ count }}{{ count }}{{ include \"x\" . }}{{ define \"x\" }}{{ count }}{{ end }}");
+    let mut n = 0usize;
+    assert_eq!(t.execute_with("main", &Value::Nil, &mut n).unwrap(), "123");
+    assert_eq!(n, 3);
+}
+
+#[test]
+fn function_errors_wrap_like_go() {
+    let t = set(r#"{{ define "x" }}{{ fail "boom" }}{{ end }}{{ include "x" . }}"#);
+    let e = t.execute("main", &Value::Nil).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        r#"template: main:1:45: executing "main" at <include "x" .>: error calling include: template: main:1:19: executing "x" at <fail "boom">: error calling fail: boom"#
+    );
+    let inner = e.inner().expect("the include error is kept");
+    assert_eq!(inner.message(), "error calling fail: boom");
+    assert_eq!(inner.span().map(|s| (s.line, s.col)), Some((1, 19)));
+}
+
+#[test]
+fn parse_errors_are_data() {
+    let e = Templates::default()
+        .parse("f.yaml", "a\n{{ if }}")
+        .unwrap_err();
+    match &e {
+        Error::Parse(p) => {
+            assert_eq!(
+                (p.name.as_str(), p.line, p.message.as_str()),
+                ("f.yaml", 2, "missing value for if")
+            );
+        }
+        other => panic!("not a parse error: {other}"),
+    }
+}
+
+#[test]
+fn later_definitions_replace_earlier_ones_but_empty_ones_do_not() {
+    let mut t = Templates::default();
+    t.parse("a", r#"{{ define "x" }}A{{ end }}{{ template "x" }}"#)
+        .unwrap();
+    t.parse("b", r#"{{ define "x" }}B{{ end }}"#).unwrap();
+    t.parse("c", r#"{{ define "x" }} {{ end }}"#).unwrap();
+    assert_eq!(t.execute("a", &Value::Nil).unwrap(), "B");
+}
+
+#[test]
+fn named_types_and_methods() {
+    let values_ty = Arc::new(TypeInfo::new("common.Values"));
+    let has = Function::new(Signature::new([Type::String], Type::Bool), |_, a| {
+        let Value::List(l) = &a[0] else {
+            return Ok(Value::Bool(false));
+        };
+        Ok(Value::Bool(
+            l.items().iter().any(|v| v.as_str() == a[1].as_str()),
+        ))
+    });
+    let vs = Arc::new(TypeInfo::new("common.VersionSet").with_method("Has", has));
+    let data = Value::map([
+        (
+            "Values",
+            Value::Map(Map::with_type(
+                Default::default(),
+                Type::Interface,
+                Some(values_ty),
+            )),
+        ),
+        (
+            "APIVersions",
+            Value::List(List::named(vec![Value::from("v1")], Type::String, vs)),
+        ),
+    ]);
+    let t = set(
+        r#"{{ printf "%T %T" .Values .APIVersions }} {{ .APIVersions.Has "v1" }} {{ .APIVersions.Has "v2" }}"#,
+    );
+    assert_eq!(
+        t.execute("main", &data).unwrap(),
+        "common.Values common.VersionSet true false"
+    );
+}
+
+#[test]
+fn missing_key_modes() {
+    let data = Value::map([("m", Value::map([("a", Value::from("x"))]))]);
+    let run = |mk: MissingKey, text: &str| {
+        let mut t = Templates::default().with_missing_key(mk);
+        t.parse("t", text).unwrap();
+        t.execute("t", &data).map_err(|e| e.to_string())
+    };
+    assert_eq!(
+        run(MissingKey::Invalid, "{{ .m.zz }}"),
+        Ok("<no value>".into())
+    );
+    assert_eq!(
+        run(MissingKey::Invalid, "{{ .zz.deeper }}"),
+        Ok("<no value>".into())
+    );
+    assert_eq!(
+        run(MissingKey::Zero, "{{ .m.zz }}"),
+        Ok("<no value>".into())
+    );
+    assert!(
+        run(MissingKey::Zero, "{{ .zz.deeper }}")
+            .unwrap_err()
+            .ends_with("nil pointer evaluating interface {}.deeper")
+    );
+    assert!(
+        run(MissingKey::Error, "{{ .m.zz }}")
+            .unwrap_err()
+            .ends_with(r#"map has no entry for key "zz""#)
+    );
+}
+
+#[test]
+fn typed_parameters_reject_like_go() {
+    let mut f = Funcs::new();
+    f.add(
+        "rep",
+        Signature::new([Type::Int, Type::String], Type::String),
+        |_, a| {
+            let n = match a[0] {
+                Value::Int(n) => n,
+                _ => 0,
+            };
+            Ok(Value::from(
+                a[1].as_str().unwrap_or_default().repeat(n as usize),
+            ))
+        },
+    );
+    let mut t = Templates::new(f);
+    t.parse("ok", r#"{{ "ab" | rep 2 }}"#).unwrap();
+    assert_eq!(t.execute("ok", &Value::Nil).unwrap(), "abab");
+    t.parse("bad", r#"{{ rep "2" "ab" }}"#).unwrap();
+    assert!(
+        t.execute("bad", &Value::Nil)
+            .unwrap_err()
+            .to_string()
+            .ends_with(r#"expected integer; found "2""#)
+    );
+    t.parse("bad2", r#"{{ rep .n "ab" }}"#).unwrap();
+    let e = t
+        .execute("bad2", &Value::map([("n", Value::Float(2.0))]))
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .ends_with("wrong type for value; expected int; got float64"),
+        "{e}"
+    );
+}
