@@ -17,3 +17,4 @@
 #![warn(missing_docs)]
 
 pub use ferry_chart as chart;
+pub use ferry_render as render;

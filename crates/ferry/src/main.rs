@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+
+mod render_cmd;
 use ferry::chart::{
     self, Value,
     coalesce::{Warnings, computed_values},
@@ -45,6 +47,10 @@ enum Command {
         #[arg(short = 'u', long = "dependency-update")]
         dependency_update: bool,
     },
+    /// Locally render templates.
+    Template(render_cmd::TemplateArgs),
+    /// Install a chart (so far: --dry-run=client, which needs no cluster).
+    Install(render_cmd::InstallArgs),
 }
 
 #[derive(Subcommand)]
@@ -83,7 +89,7 @@ enum Format {
 
 /// Helm's user-value flags.
 #[derive(Args, Default)]
-struct ValueFlags {
+pub(crate) struct ValueFlags {
     /// Specify values in a YAML file (can specify multiple; `-` reads stdin).
     #[arg(short = 'f', long = "values")]
     values: Vec<String>,
@@ -105,7 +111,7 @@ struct ValueFlags {
 }
 
 impl ValueFlags {
-    fn options(&self) -> ValueOptions {
+    pub(crate) fn options(&self) -> ValueOptions {
         ValueOptions {
             value_files: self.values.clone(),
             json_values: self.set_json.clone(),
@@ -291,6 +297,8 @@ fn run(cli: Cli) -> anyhow::Result<String> {
             destination,
             dependency_update,
         } => package(&charts, &destination, dependency_update, &mut out)?,
+        Command::Template(a) => render_cmd::template(&a, &mut out)?,
+        Command::Install(a) => render_cmd::install(&a, &mut out)?,
     }
     Ok(out)
 }
