@@ -691,9 +691,21 @@ const BEST_WIDTH: usize = 80;
 /// Serialises a value as `sigs.k8s.io/yaml.Marshal` does (and so Helm's `toYaml`, before it
 /// trims the final newline). An empty map is `{}\n`, `null` is `null\n`.
 pub fn to_yaml(v: &Value) -> String {
+    emit(v, false)
+}
+
+/// Serialises as go-yaml v3's encoder with indent 2 (Helm's `toYamlPretty`): sequences are
+/// indented under their key, long strings are not folded, and floats keep Go's `%g` form
+/// (`1e+06`), since no JSON step is involved.
+pub fn to_yaml_v3(v: &Value) -> String {
+    emit(v, true)
+}
+
+fn emit(v: &Value, v3: bool) -> String {
     let mut e = Emitter {
         out: String::new(),
         column: 0,
+        v3,
     };
     e.node(v, -1, Ctx::Top);
     if !e.out.ends_with('\n') {
@@ -712,6 +724,8 @@ enum Ctx {
 struct Emitter {
     out: String,
     column: usize,
+    /// go-yaml v3 layout instead of v2's.
+    v3: bool,
 }
 
 /// go-yaml v2's key order (`keyList.Less`): runs of digits compare as numbers, letters sort
@@ -823,8 +837,9 @@ impl Emitter {
                             self.node(child, indent as isize, Ctx::MapValue);
                         }
                         Value::List(l) if !l.is_empty() => {
-                            // indentless sequence inside a mapping
-                            self.node(child, indent as isize - 2, Ctx::MapValue);
+                            // go-yaml v2 writes sequences inside mappings indentless
+                            let shift = if self.v3 { 0 } else { 2 };
+                            self.node(child, indent as isize - shift, Ctx::MapValue);
                         }
                         _ => {
                             self.write(" ");
@@ -875,7 +890,16 @@ impl Emitter {
             Value::Bool(b) => self.write(if *b { "true" } else { "false" }),
             Value::Int(i) => self.write(&i.to_string()),
             Value::Float(f) => {
-                let s = yaml_number(*f);
+                let s = if self.v3 {
+                    match go_format_g(*f, false).as_str() {
+                        "+Inf" => ".inf".to_string(),
+                        "-Inf" => "-.inf".to_string(),
+                        "NaN" => ".nan".to_string(),
+                        s => s.to_string(),
+                    }
+                } else {
+                    yaml_number(*f)
+                };
                 self.write(&s)
             }
             Value::String(s) => self.scalar_string(s, indent, false),
@@ -894,13 +918,17 @@ impl Emitter {
         }
     }
 
+    fn width(&self) -> usize {
+        if self.v3 { usize::MAX } else { BEST_WIDTH }
+    }
+
     fn write_plain(&mut self, s: &str, indent: usize, allow_breaks: bool) {
         let chars: Vec<char> = s.chars().collect();
         let mut spaces = false;
         for (i, &c) in chars.iter().enumerate() {
             if c == ' ' {
                 let next_space = chars.get(i + 1) == Some(&' ');
-                if allow_breaks && !spaces && self.column > BEST_WIDTH && !next_space {
+                if allow_breaks && !spaces && self.column > self.width() && !next_space {
                     self.newline_indent(indent);
                 } else {
                     self.write(" ");
@@ -923,7 +951,7 @@ impl Emitter {
                 let next_space = chars.get(i + 1) == Some(&' ');
                 if allow_breaks
                     && !spaces
-                    && self.column > BEST_WIDTH
+                    && self.column > self.width()
                     && i != 0
                     && i != chars.len() - 1
                     && !next_space
@@ -976,7 +1004,7 @@ impl Emitter {
             } else if c == ' ' {
                 if allow_breaks
                     && !spaces
-                    && self.column > BEST_WIDTH
+                    && self.column > self.width()
                     && i != 0
                     && i != chars.len() - 1
                 {

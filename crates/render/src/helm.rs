@@ -93,7 +93,10 @@ pub fn register(funcs: &mut Funcs, lookup: Option<Arc<dyn Lookup>>) {
     funcs.add(
         "toYamlPretty",
         Signature::new([any()], Type::String),
-        |_, a| Ok(Value::string(to_yaml_string(&from_tmpl(&a[0])))),
+        |_, a| {
+            let s = ferry_chart::yaml::to_yaml_v3(&from_tmpl(&a[0]));
+            Ok(Value::string(s.strip_suffix('\n').unwrap_or(&s)))
+        },
     );
     funcs.add("toJson", Signature::new([any()], Type::String), |_, a| {
         Ok(Value::string(from_tmpl(&a[0]).to_go_json()))
