@@ -829,9 +829,21 @@ impl Emitter {
                         self.newline_indent(indent);
                     }
                     first = false;
+                    let child = &m[k];
+                    if k.len() > 128
+                        && !matches!(child, Value::Map(c) if !c.is_empty())
+                        && !matches!(child, Value::List(c) if !c.is_empty())
+                    {
+                        // libyaml writes keys longer than 128 bytes as complex keys
+                        self.write("? ");
+                        self.scalar_string(k, indent + 2, false);
+                        self.newline_indent(indent);
+                        self.write(": ");
+                        self.scalar(child, indent + 2);
+                        continue;
+                    }
                     self.scalar_string(k, indent, true);
                     self.write(":");
-                    let child = &m[k];
                     match child {
                         Value::Map(cm) if !cm.is_empty() => {
                             self.node(child, indent as isize, Ctx::MapValue);
@@ -1056,7 +1068,11 @@ impl Emitter {
 fn yaml_number(f: f64) -> String {
     let json = go_json_float(f);
     // JSON → YAML resolution: integers stay integers, other numbers are float64 'g' formatted.
-    if json.contains(['.', 'e', 'E']) || json == "-0" {
+    if json == "-0" {
+        // JSON keeps the sign; YAML reads "-0" back as the integer 0
+        return "0".into();
+    }
+    if json.contains(['.', 'e', 'E']) {
         match json.parse::<f64>() {
             Ok(x) => {
                 let s = go_format_g(x, false);

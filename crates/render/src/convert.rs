@@ -58,6 +58,9 @@ pub fn from_tmpl(v: &Value) -> CValue {
                 .map(|(k, v)| (k.clone(), from_tmpl(v)))
                 .collect(),
         ),
+        Value::Struct(_) if crate::sprig::marshal_json(v).is_some() => {
+            CValue::String(crate::sprig::marshal_json(v).unwrap_or_default())
+        }
         Value::Struct(s) => CValue::Map(
             s.fields()
                 .iter()

@@ -36,8 +36,11 @@ pub struct Engine {
     /// Cluster access for `lookup`; `None` renders offline (`lookup` returns `{}`).
     pub lookup: Option<Arc<dyn Lookup>>,
     /// Extra functions registered over Helm's (Helm's `CustomTemplateFuncs`).
-    pub custom: Option<Arc<dyn Fn(&mut Funcs) + Send + Sync>>,
+    pub custom: Option<CustomFuncs>,
 }
+
+/// Registers extra template functions (Helm's `CustomTemplateFuncs`).
+pub type CustomFuncs = Arc<dyn Fn(&mut Funcs) + Send + Sync>;
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -9,6 +9,9 @@ use ferry_gotmpl::{Ctx, FuncError, Funcs, MissingKey, Signature, Type, Value};
 
 use crate::convert::{from_tmpl, to_tmpl};
 
+#[path = "toml.rs"]
+mod toml_funcs;
+
 /// Helm's limit on how often one template may include itself (`recursionMaxNums`).
 pub const RECURSION_MAX: usize = 1000;
 
@@ -81,6 +84,7 @@ fn error_map(msg: String) -> Value {
 
 /// Registers Helm's functions (on top of Sprig's).
 pub fn register(funcs: &mut Funcs, lookup: Option<Arc<dyn Lookup>>) {
+    toml_funcs::register(funcs);
     let any = || Type::Interface;
     funcs.add("toYaml", Signature::new([any()], Type::String), |_, a| {
         Ok(Value::string(to_yaml_string(&from_tmpl(&a[0]))))
@@ -243,6 +247,14 @@ fn include(ctx: &mut Ctx<'_, '_>, a: Vec<Value>) -> Result<Value, FuncError> {
             )));
         }
         *n += 1;
+    }
+    if !ctx.templates().contains(&name) {
+        // Helm binds include to its root template, so Go names that one
+        return Err(FuncError::new(format!(
+            "template: no template {} associated with template {}",
+            ferry_gotmpl::gofmt::quote(&name),
+            ferry_gotmpl::gofmt::quote(ROOT_NAME)
+        )));
     }
     let r = ctx.execute_template(&name, data);
     if let Some(st) = ctx.ext::<RenderState>()
