@@ -46,12 +46,24 @@ fn main() {
     let mut out_bytes = 0;
     let start = Instant::now();
     for _ in 0..runs {
-        let out = engine.render(&processed, &values, &rel, &caps).expect("renders");
+        let out = engine
+            .render(&processed, &values, &rel, &caps)
+            .expect("renders");
         out_bytes = out.values().map(|s| s.len()).sum();
     }
     let render = start.elapsed().as_secs_f64() / runs as f64;
     let n = tpls.len() as f64;
     println!("templates: {} ({} bytes)", tpls.len(), bytes);
-    println!("parse: {:.3} ms per set, {:.1} us per template, {:.1} MB/s", parse * 1e3, parse / n * 1e6, bytes as f64 / parse / 1e6);
-    println!("render: {:.3} ms per chart, {:.1} us per template, {:.1} MB/s output", render * 1e3, render / n * 1e6, out_bytes as f64 / render / 1e6);
+    println!(
+        "parse: {:.3} ms per set, {:.1} us per template, {:.1} MB/s",
+        parse * 1e3,
+        parse / n * 1e6,
+        bytes as f64 / parse / 1e6
+    );
+    println!(
+        "render: {:.3} ms per chart, {:.1} us per template, {:.1} MB/s output",
+        render * 1e3,
+        render / n * 1e6,
+        out_bytes as f64 / render / 1e6
+    );
 }

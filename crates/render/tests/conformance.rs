@@ -83,7 +83,11 @@ fn template_vectors_render_as_helm() {
     let mut failures = Vec::new();
     for v in &vectors {
         let o = run(v);
-        let group = o.id.rsplit_once('/').map(|(g, _)| g).unwrap_or("").to_string();
+        let group =
+            o.id.rsplit_once('/')
+                .map(|(g, _)| g)
+                .unwrap_or("")
+                .to_string();
         let e = by_group.entry(group).or_default();
         e.1 += 1;
         if o.ok {
