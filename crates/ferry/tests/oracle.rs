@@ -243,6 +243,33 @@ fn dependency_commands_match_helm_on_the_umbrella_chart() {
     // values of the built umbrella chart
     compare_values(&oracle, &ours, "umbrella-chart", &[]).unwrap();
 
+    // `ferry template` prints what `helm template` prints: Helm's stored manifest, trimmed
+    let f = ferry(
+        &ours,
+        &[
+            "template",
+            "production",
+            "umbrella-chart",
+            "-n",
+            "production",
+        ],
+    );
+    assert!(f.ok, "{}", f.stderr);
+    let h = helm(
+        &oracle,
+        &ours,
+        &[
+            "manifest",
+            "umbrella-chart",
+            "--name",
+            "production",
+            "--namespace",
+            "production",
+        ],
+    );
+    assert!(h.ok, "{}", h.stderr);
+    assert_eq!(f.stdout, format!("{}\n", h.stdout.trim()));
+
     // build from the lock recreates the same charts/
     for d in [&u_ours, &u_theirs] {
         std::fs::remove_dir_all(d.join("charts")).unwrap();
