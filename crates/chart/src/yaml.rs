@@ -194,6 +194,28 @@ fn parse_nodes(src: &str) -> Result<Vec<Option<Rc<Node>>>, YamlError> {
     Ok(docs)
 }
 
+/// Replaces a tab that follows a `:` outside quotes with a space, line by line.
+fn tabs_after_colons(src: &str) -> String {
+    let mut out = String::with_capacity(src.len());
+    for line in src.split_inclusive('\n') {
+        let (mut single, mut double, mut prev) = (false, false, '\0');
+        for c in line.chars() {
+            match c {
+                '\'' if !double => single = !single,
+                '"' if !single && prev != '\\' => double = !double,
+                _ => {}
+            }
+            if c == '\t' && prev == ':' && !single && !double {
+                out.push(' ');
+            } else {
+                out.push(c);
+            }
+            prev = c;
+        }
+    }
+    out
+}
+
 /// A scalar as go-yaml v2 resolves it, before the JSON step.
 #[derive(Debug, Clone, PartialEq)]
 enum Scalar {
@@ -626,7 +648,18 @@ fn key_string(k: &Node) -> Result<String, YamlError> {
 
 /// Parses every document of `src` into Helm-typed values (`Null` for empty documents).
 pub fn parse_all(src: &str) -> Result<Vec<Value>, YamlError> {
-    let docs = parse_nodes(src)?;
+    let docs = match parse_nodes(src) {
+        Ok(d) => d,
+        // go-yaml accepts a tab as the separator after a mapping `:` (`a:\t1`); our scanner
+        // does not. Only when it refuses exactly that, retry with those tabs made spaces.
+        Err(e)
+            if e.message
+                .contains("':' must be followed by a valid YAML whitespace") =>
+        {
+            parse_nodes(&tabs_after_colons(src)).map_err(|_| e)?
+        }
+        Err(e) => return Err(e),
+    };
     let mut lim = Limits {
         decode: 0,
         alias: 0,
