@@ -78,18 +78,33 @@ fn bench() -> Result<()> {
     let shared = root().join("../shared");
     let chart = shared.join("corpus/charts/kube-prometheus-stack-88.5.3.tgz");
     if !chart.exists() {
-        bail!("{} not found: the benchmark needs ../shared/corpus", chart.display());
+        bail!(
+            "{} not found: the benchmark needs ../shared/corpus",
+            chart.display()
+        );
     }
     let runs = std::env::var("BENCH_RUNS").unwrap_or_else(|_| "20".into());
     println!("== ferry: parse + render of {}", chart.display());
     let out = cargo()
-        .args(["run", "--quiet", "--release", "-p", "ferry-render", "--example", "bench_render", "--"])
+        .args([
+            "run",
+            "--quiet",
+            "--release",
+            "-p",
+            "ferry-render",
+            "--example",
+            "bench_render",
+            "--",
+        ])
         .arg(&chart)
         .arg(&runs)
         .output()
         .context("running the ferry benchmark")?;
     if !out.status.success() {
-        bail!("ferry benchmark failed: {}", String::from_utf8_lossy(&out.stderr));
+        bail!(
+            "ferry benchmark failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     let ferry_text = String::from_utf8_lossy(&out.stdout).into_owned();
     print!("{ferry_text}");
@@ -99,9 +114,11 @@ fn bench() -> Result<()> {
         .and_then(|l| l.split(" ms").next())
         .and_then(|v| v.trim().parse().ok())
         .context("reading ferry's render time")?;
-    let venv = std::env::var("HELM_ORACLE_VENV").map(PathBuf::from).unwrap_or_else(|_| {
-        PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/helm-oracle/venv")
-    });
+    let venv = std::env::var("HELM_ORACLE_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| {
+            PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/helm-oracle/venv")
+        });
     let py = venv.join("bin/python");
     if !py.exists() {
         println!("helm: not measured (run ../shared/tools/setup-oracle to install the oracle)");
@@ -111,14 +128,27 @@ fn bench() -> Result<()> {
         "import time, helm_python as hp\nwith hp.Chart.load({chart:?}) as ch:\n    ch.render({{}}, name='release-name', namespace='default')\n    t=time.perf_counter()\n    for _ in range({runs}): ch.render({{}}, name='release-name', namespace='default')\n    print((time.perf_counter()-t)/{runs}*1e3)\n",
         chart = chart.display().to_string()
     );
-    let out = Command::new(&py).arg("-c").arg(script).output().context("running helm")?;
+    let out = Command::new(&py)
+        .arg("-c")
+        .arg(script)
+        .output()
+        .context("running helm")?;
     if !out.status.success() {
-        bail!("helm benchmark failed: {}", String::from_utf8_lossy(&out.stderr));
+        bail!(
+            "helm benchmark failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
-    let helm_ms: f64 = String::from_utf8_lossy(&out.stdout).trim().parse().context("helm's time")?;
+    let helm_ms: f64 = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .context("helm's time")?;
     println!("== helm (v4 library, same chart, same machine, same run)");
     println!("render: {helm_ms:.3} ms per chart");
-    println!("== ratio: ferry renders {:.1}x faster than helm", helm_ms / ferry_ms);
+    println!(
+        "== ratio: ferry renders {:.1}x faster than helm",
+        helm_ms / ferry_ms
+    );
     Ok(())
 }
 
