@@ -240,24 +240,6 @@ pub struct InstallArgs {
     pub output: String,
 }
 
-fn b64(data: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for c in data.chunks(3) {
-        let n = (c[0] as u32) << 16
-            | (*c.get(1).unwrap_or(&0) as u32) << 8
-            | *c.get(2).unwrap_or(&0) as u32;
-        for (i, shift) in [18, 12, 6, 0].into_iter().enumerate() {
-            if i <= c.len() {
-                out.push(T[(n >> shift) as usize & 63] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
 /// The release record Helm prints for a dry run (`release.v1` JSON shape).
 fn release_value(
     chart: &chart::Chart,
@@ -270,7 +252,7 @@ fn release_value(
     let file = |f: &chart::File| {
         let mut m = Map::new();
         m.insert("name".into(), f.name.as_str().into());
-        m.insert("data".into(), b64(&f.data).into());
+        m.insert("data".into(), ferry::render::base64_encode(&f.data).into());
         Value::Map(m)
     };
     let mut c = Map::new();
@@ -301,7 +283,7 @@ fn release_value(
         chart
             .schema
             .as_ref()
-            .map(|s| Value::String(b64(s)))
+            .map(|s| Value::String(ferry::render::base64_encode(s)))
             .unwrap_or(Value::Null),
     );
     c.insert(

@@ -38,8 +38,8 @@ pub(crate) struct RenderState {
     pub(crate) strict: bool,
 }
 
-/// Base64 (standard, padded).
-pub(crate) fn b64(data: &[u8]) -> String {
+/// Base64 with the standard alphabet and padding (Go's `base64.StdEncoding`).
+pub fn b64(data: &[u8]) -> String {
     const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
     for chunk in data.chunks(3) {

@@ -29,5 +29,5 @@ pub mod sprig;
 pub use context::{Capabilities, DEFAULT_API_VERSIONS, ReleaseOptions, glob_match};
 pub use convert::{from_tmpl, to_tmpl};
 pub use engine::{CustomFuncs, Engine, TemplateError, helm_funcs};
-pub use helm::{Lookup, RECURSION_MAX};
+pub use helm::{Lookup, RECURSION_MAX, b64 as base64_encode};
 pub use release::{RenderError, RenderRequest, Rendered, crd_files, render_release};
