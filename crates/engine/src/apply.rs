@@ -1,0 +1,1 @@
+//! Applying manifests: resource mapping, server-side apply, three-way merge, deletion.

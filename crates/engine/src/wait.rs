@@ -1,0 +1,1 @@
+//! Waiting for readiness by watching.

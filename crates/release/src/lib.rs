@@ -1,0 +1,1 @@
+//! Helm release records and storage drivers.
