@@ -10,7 +10,9 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-fn root() -> PathBuf {
+mod gen_kubesim;
+
+pub(crate) fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("xtask lives in the workspace")
@@ -158,6 +160,7 @@ fn main() -> Result<()> {
         "demo" => demo(),
         "ci" => ci(),
         "bench" => bench(),
+        "gen-kubesim" => gen_kubesim::run(&std::env::args().skip(2).collect::<Vec<_>>()),
         _ => {
             eprintln!("usage: cargo xtask <demo|ci|bench>");
             std::process::exit(2);

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 mod render_cmd;
+mod sim_cmd;
 use ferry::chart::{
     self, Value,
     coalesce::{Warnings, computed_values},
@@ -51,6 +52,11 @@ enum Command {
     Template(render_cmd::TemplateArgs),
     /// Install a chart (so far: --dry-run=client, which needs no cluster).
     Install(render_cmd::InstallArgs),
+    /// A simulated Kubernetes API server, for trying charts without a cluster.
+    Sim {
+        #[command(subcommand)]
+        what: sim_cmd::SimCmd,
+    },
 }
 
 #[derive(Subcommand)]
@@ -299,6 +305,7 @@ fn run(cli: Cli) -> anyhow::Result<String> {
         } => package(&charts, &destination, dependency_update, &mut out)?,
         Command::Template(a) => render_cmd::template(&a, &mut out)?,
         Command::Install(a) => render_cmd::install(&a, &mut out)?,
+        Command::Sim { what } => sim_cmd::run(what)?,
     }
     Ok(out)
 }

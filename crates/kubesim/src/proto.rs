@@ -1,6 +1,6 @@
 //! Decoding of the Kubernetes protobuf envelope (`k8s\0` + `runtime.Unknown`): typed clients
 //! (Helm's release storage, `kubectl create`) send built-in objects and DeleteOptions this way.
-//! Generic over the field tables in `data/proto.json` (see `scripts/gen_proto.py`).
+//! Generic over the field tables in `data/proto.json` (see `cargo xtask gen-kubesim`).
 
 use base64::Engine;
 use serde_json::{Map, Value, json};

@@ -1,6 +1,6 @@
 //! The compact schema of the built-in types (`data/schema.json`): which fields exist,
 //! which type each refers to, list types, list map keys and patch strategies.
-//! Generated from kubernetes-validate's definitions by `scripts/gen_schema.py`.
+//! Generated from kubernetes-validate's definitions by `cargo xtask gen-kubesim`.
 
 use serde_json::Value;
 use std::collections::HashMap;
