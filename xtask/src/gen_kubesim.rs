@@ -33,8 +33,14 @@ pub fn run(args: &[String]) -> Result<()> {
     if let Some(defs) = definitions {
         let text = std::fs::read_to_string(&defs)
             .with_context(|| format!("reading {}", defs.display()))?;
-        let out = schema(&serde_json::from_str(&text).context("parsing the definitions")?)?;
+        let doc: Value = serde_json::from_str(&text).context("parsing the definitions")?;
+        let out = schema(&doc)?;
+        let reachable: Vec<String> = out["types"]
+            .as_object()
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default();
         write(&data.join("schema.json"), &out)?;
+        write(&data.join("openapi.json"), &openapi(&doc, &reachable)?)?;
     }
     if let Some(root) = proto_root {
         let out = proto(&root)?;
@@ -158,6 +164,59 @@ fn schema(doc: &Value) -> Result<Value> {
         "kinds": kinds.into_iter().map(|(k, v)| (k, json!(v))).collect::<Map<_, _>>(),
         "types": types.into_iter().collect::<Map<_, _>>(),
     }))
+}
+
+/// The OpenAPI v3 component schemas of the types reachable from a kind: descriptions dropped,
+/// `$ref`s pointing at `#/components/schemas/`, JSON-schema nullable types (`["integer",
+/// "null"]`) written as OpenAPI's single type.
+fn openapi(doc: &Value, reachable: &[String]) -> Result<Value> {
+    let defs = doc
+        .get("$defs")
+        .or_else(|| doc.get("definitions"))
+        .and_then(Value::as_object)
+        .context("no $defs in the definitions file")?;
+    fn clean(v: &Value) -> Value {
+        match v {
+            Value::Object(m) => {
+                let mut out = Map::new();
+                for (k, x) in m {
+                    match (k.as_str(), x) {
+                        ("description", _) => {}
+                        // kubernetes-validate pins apiVersion/kind with an enum; the
+                        // apiserver's documents don't.
+                        ("enum", _) if m.get("type").is_some_and(|t| !t.is_object()) => {}
+                        ("$ref", Value::String(r)) => {
+                            let name = r.rsplit('/').next().unwrap_or(r);
+                            out.insert(k.clone(), json!(format!("#/components/schemas/{name}")));
+                        }
+                        ("type", Value::Array(ts)) => {
+                            let t: Vec<&Value> =
+                                ts.iter().filter(|t| t.as_str() != Some("null")).collect();
+                            match t.as_slice() {
+                                [one] => {
+                                    out.insert(k.clone(), (*one).clone());
+                                }
+                                _ => {}
+                            }
+                        }
+                        _ => {
+                            out.insert(k.clone(), clean(x));
+                        }
+                    }
+                }
+                Value::Object(out)
+            }
+            Value::Array(a) => Value::Array(a.iter().map(clean).collect()),
+            other => other.clone(),
+        }
+    }
+    let mut out = Map::new();
+    for name in reachable {
+        if let Some(d) = defs.get(name) {
+            out.insert(name.clone(), clean(d));
+        }
+    }
+    Ok(Value::Object(out))
 }
 
 const SCALARS: &[&str] = &[

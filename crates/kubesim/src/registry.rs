@@ -699,6 +699,12 @@ impl Registry {
             "application/merge-patch+json": {"schema": {"type": "object"}},
             "application/strategic-merge-patch+json": {"schema": {"type": "object"}},
         }, "required": true});
+        let kinds: Vec<&str> = self
+            .at(group, version)
+            .iter()
+            .map(|t| t.kind.as_str())
+            .collect();
+        let schemas = crate::schema::openapi_components(group, version, &kinds);
         for t in self.at(group, version) {
             let path = if t.namespaced {
                 format!("{prefix}/namespaces/{{namespace}}/{}/{{name}}", t.plural)
@@ -712,7 +718,7 @@ impl Registry {
                     "operationId": format!("patch{}", t.kind),
                     "parameters": params,
                     "requestBody": body,
-                    "responses": {"200": {"description": "OK"}},
+                    "responses": {"200": response(&schemas, group, version, &t.kind)},
                     "x-kubernetes-action": "patch",
                     "x-kubernetes-group-version-kind": gvk,
                 }}),
@@ -722,8 +728,19 @@ impl Registry {
             "openapi": "3.0.0",
             "info": {"title": "Kubernetes", "version": "v1.37.0"},
             "paths": paths,
-            "components": {"schemas": {}},
+            "components": {"schemas": schemas},
         })
+    }
+}
+
+/// A `200` response whose body is the kind's schema (when it is a built-in type).
+fn response(schemas: &Value, group: &str, version: &str, kind: &str) -> Value {
+    match crate::schema::kind_type_name(group, version, kind) {
+        Some(name) if schemas.get(name).is_some() => json!({
+            "description": "OK",
+            "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{name}")}}},
+        }),
+        _ => json!({"description": "OK"}),
     }
 }
 

@@ -43,6 +43,23 @@ async fn kubectl_apply_get_ssa_diff_rollout_wait_label_scale_delete() {
         v.stderr
     );
 
+    // kubectl explain reads the real schemas from /openapi/v3
+    let o = kubectl(&["explain", "deployment.spec.replicas"]).await;
+    assert!(o.ok, "{}", o.stderr);
+    assert!(o.stdout.contains("KIND:       Deployment"), "{}", o.stdout);
+    assert!(
+        o.stdout.contains("FIELD: replicas <integer>"),
+        "{}",
+        o.stdout
+    );
+    let o = kubectl(&["explain", "pods.spec.containers.ports"]).await;
+    assert!(o.ok, "{}", o.stderr);
+    assert!(
+        o.stdout.contains("containerPort\t<integer> -required-"),
+        "{}",
+        o.stdout
+    );
+
     // the CRD must exist before kubectl can map its kind (as on a real cluster)
     let crd = dir.path().join("crd.yaml");
     let text = std::fs::read_to_string(manifest).unwrap();
