@@ -192,11 +192,9 @@ fn openapi(doc: &Value, reachable: &[String]) -> Result<Value> {
                         ("type", Value::Array(ts)) => {
                             let t: Vec<&Value> =
                                 ts.iter().filter(|t| t.as_str() != Some("null")).collect();
-                            match t.as_slice() {
-                                [one] => {
-                                    out.insert(k.clone(), (*one).clone());
-                                }
-                                _ => {}
+                            if let [one] = t.as_slice() {
+                                out.insert(k.clone(), (*one).clone());
+                            }
                             }
                         }
                         _ => {
