@@ -195,7 +195,6 @@ fn openapi(doc: &Value, reachable: &[String]) -> Result<Value> {
                             if let [one] = t.as_slice() {
                                 out.insert(k.clone(), (*one).clone());
                             }
-                            }
                         }
                         _ => {
                             out.insert(k.clone(), clean(x));
