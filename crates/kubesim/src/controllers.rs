@@ -1118,6 +1118,7 @@ impl Ctl {
     fn services(&mut self, st: &mut State, cfg: &crate::Config) {
         let srt = st.rt("", "services");
         let ert = st.rt("", "endpoints");
+        let esrt = st.rt("discovery.k8s.io", "endpointslices");
         let prt = st.rt("", "pods");
         let now = Instant::now();
         let svcs: Vec<Value> = st
@@ -1186,6 +1187,24 @@ impl Ctl {
             } else {
                 json!([subset])
             };
+            let slice_endpoints: Vec<Value> = pods
+                .iter()
+                .map(|p| {
+                    let ready = pod_ready(p);
+                    json!({"addresses": [p.pointer("/status/podIP")],
+                        "conditions": {"ready": ready, "serving": ready, "terminating": false},
+                        "nodeName": str_at(p, &["spec", "nodeName"]),
+                        "targetRef": {"kind": "Pod", "namespace": ns, "name": name_of(p), "uid": uid_of(p)}})
+                })
+                .collect();
+            let slice_ports: Vec<Value> = ports
+                .iter()
+                .map(|p| {
+                    let mut e = json!({"port": p["port"], "protocol": p["protocol"]});
+                    e["name"] = p.get("name").cloned().unwrap_or(json!(""));
+                    e
+                })
+                .collect();
             let name = name_of(s);
             match st.get(&ert, &ns, &name).cloned() {
                 Some(existing) => {
@@ -1198,6 +1217,29 @@ impl Ctl {
                 None => {
                     let ep = json!({"apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": name, "namespace": ns, "labels": s.pointer("/metadata/labels").cloned().unwrap_or(json!({}))}, "subsets": subsets});
                     let _ = st.create(&ert, &ns, ep, &INTERNAL);
+                }
+            }
+            // The EndpointSlice the endpointslice controller keeps beside it (owned by the
+            // Service, so garbage collection removes it with the Service).
+            let slice_name = format!("{name}-sim");
+            match st.get(&esrt, &ns, &slice_name).cloned() {
+                Some(existing) => {
+                    if existing.get("endpoints") != Some(&json!(slice_endpoints))
+                        || existing.get("ports") != Some(&json!(slice_ports))
+                    {
+                        let mut n = existing.clone();
+                        n["endpoints"] = json!(slice_endpoints);
+                        n["ports"] = json!(slice_ports);
+                        write(st, &esrt, n);
+                    }
+                }
+                None => {
+                    let slice = json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+                        "metadata": {"name": slice_name, "namespace": ns,
+                            "labels": {"kubernetes.io/service-name": name, "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io"},
+                            "ownerReferences": [{"apiVersion": "v1", "kind": "Service", "name": name, "uid": uid_of(s), "controller": true, "blockOwnerDeletion": true}]},
+                        "addressType": "IPv4", "endpoints": slice_endpoints, "ports": slice_ports});
+                    let _ = st.create(&esrt, &ns, slice, &INTERNAL);
                 }
             }
         }

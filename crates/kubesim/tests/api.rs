@@ -700,3 +700,77 @@ async fn deletion_propagation_foreground_and_orphan() {
     );
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn services_get_endpoints_and_endpointslices_of_ready_pods() {
+    let sim = kubesim::Sim::start(kubesim::Config {
+        ready_after: Duration::from_millis(100),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let svc = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
+        "spec": {"selector": {"app": "web"}, "ports": [{"name": "http", "port": 80, "targetPort": 8080}]}});
+    assert_eq!(
+        call(&sim, "POST", "/api/v1/namespaces/default/services", svc)
+            .await
+            .0,
+        201
+    );
+    let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web-0", "labels": {"app": "web"}},
+        "spec": {"containers": [{"name": "c", "image": "nginx:1"}]}});
+    assert_eq!(
+        call(&sim, "POST", "/api/v1/namespaces/default/pods", pod)
+            .await
+            .0,
+        201
+    );
+    let ready_slice = |s: &kubesim::Sim| {
+        s.get("discovery.k8s.io", "endpointslices", "default", "web-sim")
+            .is_some_and(|es| es.pointer("/endpoints/0/conditions/ready") == Some(&json!(true)))
+    };
+    wait_for(&sim, "a ready endpoint in the slice", ready_slice).await;
+    let es = sim
+        .get("discovery.k8s.io", "endpointslices", "default", "web-sim")
+        .unwrap();
+    assert_eq!(
+        es["metadata"]["labels"]["kubernetes.io/service-name"],
+        "web"
+    );
+    assert_eq!(es["addressType"], "IPv4");
+    // Slices carry the Pods' port (the targetPort), as the endpointslice controller writes.
+    assert_eq!(
+        es["ports"],
+        json!([{"name": "http", "port": 8080, "protocol": "TCP"}])
+    );
+    assert_eq!(es["endpoints"][0]["targetRef"]["name"], "web-0");
+    let ep = sim.get("", "endpoints", "default", "web").unwrap();
+    assert_eq!(
+        ep["subsets"][0]["addresses"][0]["targetRef"]["name"],
+        "web-0"
+    );
+    // The slice is listed through the API by its service label, as kube-proxy reads it.
+    let (code, list) = call(
+        &sim,
+        "GET",
+        "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices?labelSelector=kubernetes.io%2Fservice-name%3Dweb",
+        Value::Null,
+    )
+    .await;
+    assert_eq!(code, 200);
+    assert_eq!(list["items"].as_array().map(Vec::len), Some(1));
+    // Deleting the Service garbage-collects its slice.
+    let (code, _) = call(
+        &sim,
+        "DELETE",
+        "/api/v1/namespaces/default/services/web",
+        Value::Null,
+    )
+    .await;
+    assert_eq!(code, 200);
+    wait_for(&sim, "the slice to be collected", |s| {
+        s.get("discovery.k8s.io", "endpointslices", "default", "web-sim")
+            .is_none()
+    })
+    .await;
+}
