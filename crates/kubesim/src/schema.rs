@@ -246,6 +246,38 @@ fn prune_node(v: &mut Value, schema: &Value, path: &str, out: &mut Vec<String>) 
     }
 }
 
+static OPENAPI: OnceLock<serde_json::Map<String, Value>> = OnceLock::new();
+
+/// The OpenAPI v3 component schemas (`data/openapi.json`) of the built-in kinds of one
+/// group/version and every type they reach, as `/openapi/v3/apis/G/V` serves them.
+pub(crate) fn openapi_components(group: &str, version: &str, kinds: &[&str]) -> Value {
+    let all = OPENAPI.get_or_init(|| {
+        serde_json::from_str(include_str!("../data/openapi.json"))
+            .expect("data/openapi.json is valid JSON")
+    });
+    let mut out = serde_json::Map::new();
+    let mut todo: Vec<String> = kinds
+        .iter()
+        .filter_map(|k| kind_type_name(group, version, k).map(str::to_string))
+        .collect();
+    while let Some(name) = todo.pop() {
+        if out.contains_key(&name) {
+            continue;
+        }
+        let Some(def) = all.get(&name) else { continue };
+        if let Some(t) = type_def(&name)
+            && let Some(props) = &t.props
+        {
+            todo.extend(props.values().filter_map(|f| f.t.clone()));
+        }
+        out.insert(name, def.clone());
+    }
+    // Keep the output stable (a map of the reachable set in name order).
+    let mut sorted: Vec<(String, Value)> = out.into_iter().collect();
+    sorted.sort_by(|a, b| a.0.cmp(&b.0));
+    Value::Object(sorted.into_iter().collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -286,36 +318,4 @@ mod tests {
             json!({"free": {"any": 1}, "tags": [{"k": "a"}], "size": 1})
         );
     }
-}
-
-static OPENAPI: OnceLock<serde_json::Map<String, Value>> = OnceLock::new();
-
-/// The OpenAPI v3 component schemas (`data/openapi.json`) of the built-in kinds of one
-/// group/version and every type they reach, as `/openapi/v3/apis/G/V` serves them.
-pub(crate) fn openapi_components(group: &str, version: &str, kinds: &[&str]) -> Value {
-    let all = OPENAPI.get_or_init(|| {
-        serde_json::from_str(include_str!("../data/openapi.json"))
-            .expect("data/openapi.json is valid JSON")
-    });
-    let mut out = serde_json::Map::new();
-    let mut todo: Vec<String> = kinds
-        .iter()
-        .filter_map(|k| kind_type_name(group, version, k).map(str::to_string))
-        .collect();
-    while let Some(name) = todo.pop() {
-        if out.contains_key(&name) {
-            continue;
-        }
-        let Some(def) = all.get(&name) else { continue };
-        if let Some(t) = type_def(&name)
-            && let Some(props) = &t.props
-        {
-            todo.extend(props.values().filter_map(|f| f.t.clone()));
-        }
-        out.insert(name, def.clone());
-    }
-    // Keep the output stable (a map of the reachable set in name order).
-    let mut sorted: Vec<(String, Value)> = out.into_iter().collect();
-    sorted.sort_by(|a, b| a.0.cmp(&b.0));
-    Value::Object(sorted.into_iter().collect())
 }
