@@ -10,6 +10,7 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
+mod bench_sim;
 mod gen_kubesim;
 
 pub(crate) fn root() -> PathBuf {
@@ -27,7 +28,7 @@ fn run(cmd: &mut Command) -> Result<()> {
     Ok(())
 }
 
-fn cargo() -> Command {
+pub(crate) fn cargo() -> Command {
     let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     c.current_dir(root());
     c
@@ -160,6 +161,7 @@ fn main() -> Result<()> {
         "demo" => demo(),
         "ci" => ci(),
         "bench" => bench(),
+        "bench-sim" => bench_sim::run(),
         "gen-kubesim" => gen_kubesim::run(&std::env::args().skip(2).collect::<Vec<_>>()),
         _ => {
             eprintln!("usage: cargo xtask <demo|ci|bench>");
