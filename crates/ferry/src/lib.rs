@@ -16,5 +16,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod lock;
+
 pub use ferry_chart as chart;
 pub use ferry_render as render;
