@@ -16,6 +16,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod gotime;
 pub mod lock;
 
 pub use ferry_chart as chart;
