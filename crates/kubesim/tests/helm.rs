@@ -1,7 +1,7 @@
 //! Real Helm (the oracle) against the simulator: install --wait, upgrade, atomic upgrade to a
 //! failing image that rolls back, rollback, uninstall; release Secrets visible through kubectl.
 
-mod common;
+use ferry_testsupport as common;
 
 use common::{helm_oracle, kubectl, run};
 use serde_json::Value;

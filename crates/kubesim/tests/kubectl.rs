@@ -1,6 +1,6 @@
 //! Real kubectl against the simulator: every command a user runs on a real cluster.
 
-mod common;
+use ferry_testsupport as common;
 
 use common::{kubectl, run};
 use std::path::Path;

@@ -1,7 +1,7 @@
 //! HTTPS with the generated CA: real kubectl trusts the kubeconfig the simulator writes.
 #![cfg(feature = "tls")]
 
-mod common;
+use ferry_testsupport as common;
 
 use common::{kubectl, run};
 use std::time::Duration;

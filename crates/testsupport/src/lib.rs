@@ -1,6 +1,6 @@
-//! Helpers shared by the integration tests: the oracle's tools, running them with a timeout.
-
-#![allow(dead_code)] // each test binary uses a different subset
+//! Helpers shared by the integration tests of the workspace: the oracle's tools (real Helm and
+//! real kubectl from `../shared/tools/setup-oracle`), running them with a time limit, and kube
+//! clients for a kubeconfig.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -107,4 +107,13 @@ pub async fn run(program: &Path, args: &[&str], env: &[(&str, &str)], limit: Dur
     })
     .await
     .expect("join")
+}
+
+/// A kube client for a kubeconfig (YAML text), e.g. a simulator's.
+pub async fn kube_client(kubeconfig: &str) -> kube::Client {
+    let kc = kube::config::Kubeconfig::from_yaml(kubeconfig).expect("kubeconfig parses");
+    let cfg = kube::Config::from_custom_kubeconfig(kc, &Default::default())
+        .await
+        .expect("kubeconfig is usable");
+    kube::Client::try_from(cfg).expect("client")
 }
