@@ -16,8 +16,10 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod action;
 pub mod gotime;
 pub mod lock;
 
 pub use ferry_chart as chart;
+pub use ferry_release as release;
 pub use ferry_render as render;

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use ferry::chart::{self, Map, Value};
 use ferry::render::{
-    Capabilities, Engine, ReleaseOptions, RenderRequest, Rendered, manifest::HookEvent,
-    render_release,
+    Capabilities, Engine, PostRenderer, ReleaseOptions, RenderError, RenderRequest, Rendered,
+    manifest::HookEvent, render_release_with,
 };
 
 use crate::ValueFlags;
@@ -35,6 +35,14 @@ pub struct RenderFlags {
     /// Prevent hooks from running (and from being printed).
     #[arg(long = "no-hooks")]
     pub no_hooks: bool,
+    /// The name of a postrenderer type plugin to be used for post rendering, or the path of an
+    /// executable (Helm 3's form). The rendered manifests go to its stdin, its stdout replaces
+    /// them.
+    #[arg(long = "post-renderer")]
+    pub post_renderer: Option<String>,
+    /// An argument to the post-renderer (can specify multiple).
+    #[arg(long = "post-renderer-args", allow_hyphen_values = true)]
+    pub post_renderer_args: Vec<String>,
     #[command(flatten)]
     pub values: ValueFlags,
 }
@@ -114,11 +122,273 @@ fn render(
         sub_notes: flags.render_subchart_notes,
         skip_schema_validation: flags.skip_schema_validation,
     };
-    let r = render_release(&req)?;
+    let post = match &flags.post_renderer {
+        Some(name) => Some(post_renderer(name, &flags.post_renderer_args)?),
+        None => None,
+    };
+    let r = render_release_with(&req, post.as_ref().map(|p| p as &dyn PostRenderer))
+        .map_err(cli_error)?;
     for w in &r.warnings {
         eprintln!("{w}");
     }
     Ok((r, user))
+}
+
+/// A render error as the CLI prints it: Helm's message, then (beyond Helm) the template
+/// source lines it points at with a caret.
+fn cli_error(e: RenderError) -> anyhow::Error {
+    match e {
+        RenderError::Template(t) if t.snippet.is_some() => anyhow::anyhow!("{t:#}"),
+        e => e.into(),
+    }
+}
+
+/// A post-renderer program: a `postrenderer/v1` plugin (Helm 4) or an executable.
+struct ExecPostRenderer {
+    /// The `--post-renderer` value, as Helm names it in messages.
+    name: String,
+    program: PathBuf,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+}
+
+impl PostRenderer for ExecPostRenderer {
+    /// Helm 4's subprocess runtime: the stream on stdin, the result from stdout; the
+    /// program's stderr passes through (Helm keeps it for its debug log).
+    fn run(&self, manifests: &str) -> Result<String, String> {
+        use std::process::{Command, Stdio};
+        let q = |s: &str| format!("{s:?}");
+        let invoke = |e: String| {
+            format!(
+                "failed to invoke post-renderer plugin {}: {e}",
+                q(&self.name)
+            )
+        };
+        let mut child = Command::new(&self.program)
+            .args(&self.args)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|e| {
+                invoke(format!(
+                    "fork/exec {}: {}",
+                    self.program.display(),
+                    io_reason(&e)
+                ))
+            })?;
+        let mut stdin = child.stdin.take().expect("piped stdin");
+        let input = manifests.to_string();
+        // a program may exit without reading its input: a broken pipe is not an error
+        let writer = std::thread::spawn(move || {
+            let _ = std::io::Write::write_all(&mut stdin, input.as_bytes());
+        });
+        let out = child
+            .wait_with_output()
+            .map_err(|e| invoke(io_reason(&e)))?;
+        let _ = writer.join();
+        if !out.status.success() {
+            return Err(invoke(format!(
+                "plugin {} exited with error",
+                q(&self.name)
+            )));
+        }
+        if out.stdout.trim_ascii().is_empty() {
+            return Err(format!(
+                "post-renderer {} produced empty output",
+                q(&self.name)
+            ));
+        }
+        String::from_utf8(out.stdout).map_err(|_| invoke("the output is not UTF-8".to_string()))
+    }
+}
+
+/// Go's wording of an OS error (`no such file or directory`), without Rust's `(os error N)`.
+fn io_reason(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    let s = match s.find(" (os error") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    };
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_lowercase().chain(c).collect(),
+        None => s,
+    }
+}
+
+/// Helm's plugin directories: `$HELM_PLUGINS`, else `<data home>/plugins` (`$HELM_DATA_HOME`,
+/// `$XDG_DATA_HOME/helm` or `~/.local/share/helm`).
+fn plugin_dirs() -> Vec<PathBuf> {
+    if let Some(p) = std::env::var_os("HELM_PLUGINS").filter(|p| !p.is_empty()) {
+        return std::env::split_paths(&p).collect();
+    }
+    let data = if let Some(d) = std::env::var_os("HELM_DATA_HOME").filter(|d| !d.is_empty()) {
+        PathBuf::from(d)
+    } else if let Some(x) = std::env::var_os("XDG_DATA_HOME").filter(|d| !d.is_empty()) {
+        PathBuf::from(x).join("helm")
+    } else {
+        std::env::var_os("HOME")
+            .map(|h| PathBuf::from(h).join(".local/share/helm"))
+            .unwrap_or_default()
+    };
+    vec![data.join("plugins")]
+}
+
+/// Go's `os.Expand` with `env`: `$VAR` and `${VAR}`, unknown variables empty.
+fn expand(s: &str, env: &dyn Fn(&str) -> String) -> String {
+    let mut out = String::new();
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'$' && i + 1 < b.len() {
+            if b[i + 1] == b'{'
+                && let Some(end) = s[i + 2..].find('}')
+            {
+                out.push_str(&env(&s[i + 2..i + 2 + end]));
+                i += end + 3;
+                continue;
+            }
+            let n = s[i + 1..]
+                .bytes()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == b'_')
+                .count();
+            if n > 0 {
+                out.push_str(&env(&s[i + 1..i + 1 + n]));
+                i += n + 1;
+                continue;
+            }
+        }
+        let ch = s[i..].chars().next().unwrap_or_default();
+        out.push(ch);
+        i += ch.len_utf8();
+    }
+    out
+}
+
+/// The command of a `postrenderer/v1` plugin named `name` (Helm's `FindPlugin` and
+/// `PrepareCommands`), if one is installed.
+fn find_plugin(name: &str, extra: &[String]) -> Option<ExecPostRenderer> {
+    let os = std::env::consts::OS;
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        a => a,
+    };
+    for dir in plugin_dirs() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        let mut entries: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+        entries.sort();
+        for pdir in entries {
+            let Ok(text) = std::fs::read_to_string(pdir.join("plugin.yaml")) else {
+                continue;
+            };
+            let Ok(Value::Map(md)) = chart::yaml::parse(&text) else {
+                continue;
+            };
+            let field = |k: &str| md.get(k).and_then(|v| v.as_str()).unwrap_or_default();
+            if field("name") != name || field("type") != "postrenderer/v1" {
+                continue;
+            }
+            let cmds: Vec<&Value> = md
+                .get("runtimeConfig")
+                .and_then(|r| r.path("platformCommand"))
+                .and_then(|c| match c {
+                    Value::List(l) => Some(l.iter().collect()),
+                    _ => None,
+                })
+                .unwrap_or_default();
+            // getPlatformCommand: os+arch match first, then os alone, then the first generic
+            let get = |c: &Value, k: &str| {
+                c.path(k)
+                    .and_then(|v| v.as_str())
+                    .unwrap_or_default()
+                    .to_string()
+            };
+            let mut chosen: Option<&Value> = None;
+            let mut found_os = false;
+            for c in &cmds {
+                let (cos, carch) = (get(c, "os"), get(c, "arch"));
+                if cos.eq_ignore_ascii_case(os) && carch.eq_ignore_ascii_case(arch) {
+                    chosen = Some(c);
+                    break;
+                }
+                if (!cos.is_empty() && !cos.eq_ignore_ascii_case(os)) || !carch.is_empty() {
+                    continue;
+                }
+                if !found_os && !cos.is_empty() {
+                    chosen = Some(c);
+                    found_os = true;
+                } else if chosen.is_none() {
+                    chosen = Some(c);
+                }
+            }
+            let env = vec![
+                ("HELM_PLUGIN_NAME".to_string(), name.to_string()),
+                ("HELM_PLUGIN_DIR".to_string(), pdir.display().to_string()),
+            ];
+            let lookup = |k: &str| {
+                env.iter()
+                    .find(|(n, _)| n == k)
+                    .map(|(_, v)| v.clone())
+                    .or_else(|| std::env::var(k).ok())
+                    .unwrap_or_default()
+            };
+            let c = chosen?;
+            let command = get(c, "command");
+            let mut parts = command.split(' ');
+            let main = expand(parts.next().unwrap_or_default(), &lookup);
+            let mut args: Vec<String> = parts.map(|p| expand(p, &lookup)).collect();
+            if let Some(Value::List(l)) = c.path("args") {
+                args.extend(
+                    l.iter()
+                        .filter_map(|a| a.as_str())
+                        .map(|a| expand(a, &lookup)),
+                );
+            }
+            args.extend(extra.iter().cloned());
+            return Some(ExecPostRenderer {
+                name: name.to_string(),
+                program: PathBuf::from(main),
+                args,
+                env,
+            });
+        }
+    }
+    None
+}
+
+/// `--post-renderer NAME`: a `postrenderer/v1` plugin of that name (Helm 4), else an
+/// executable at that path or on `PATH` (Helm 3's form).
+fn post_renderer(name: &str, args: &[String]) -> anyhow::Result<ExecPostRenderer> {
+    if let Some(p) = find_plugin(name, args) {
+        return Ok(p);
+    }
+    let path = Path::new(name);
+    let program = if name.contains('/') {
+        path.is_file().then(|| path.to_path_buf())
+    } else {
+        std::env::var_os("PATH").and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|d| d.join(name))
+                .find(|p| p.is_file())
+        })
+    };
+    match program {
+        Some(program) => Ok(ExecPostRenderer {
+            name: name.to_string(),
+            program,
+            args: args.to_vec(),
+            env: Vec::new(),
+        }),
+        None => anyhow::bail!(
+            "invalid argument {name:?} for \"--post-renderer\" flag: plugin: {{Name:{name} Type:postrenderer/v1}} not found"
+        ),
+    }
 }
 
 /// `ferry template [NAME] CHART`.

@@ -1,0 +1,1154 @@
+//! Release operations against a cluster: install, upgrade, rollback, uninstall, with hooks,
+//! waiting, `--atomic` and Helm-compatible release records. Used by the CLI; embeddable as a
+//! library.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), ferry::action::Error> {
+//! use ferry::action::{Client, ConnectOptions, UpgradeRequest};
+//! let client = Client::connect(ConnectOptions::default()).await?;
+//! let chart = ferry::chart::load("testdata/charts/umbrella-chart").expect("chart");
+//! let rel = client
+//!     .upgrade(UpgradeRequest {
+//!         install: true,
+//!         atomic: true,
+//!         wait: true,
+//!         create_namespace: true,
+//!         ..UpgradeRequest::new("production", chart, "production")
+//!     })
+//!     .await?;
+//! println!("{} revision {} {}", rel.name, rel.version, rel.info.status);
+//! # Ok(()) }
+//! ```
+
+pub mod cluster;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use ferry_chart::{Chart, Map};
+use ferry_release::model::{Hook, Release, Status, chart_json};
+use ferry_release::storage::{Driver, Storage, StorageError};
+use ferry_render::{Capabilities, Engine, ReleaseOptions, RenderRequest, render_release};
+use serde_json::Value;
+
+use crate::gotime::GoTime;
+use crate::lock::{self, LockOptions};
+use cluster::{Cluster, ClusterError, Obj};
+
+/// Errors of an operation. Messages follow Helm's where Helm has one.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Cluster access.
+    #[error(transparent)]
+    Cluster(#[from] ClusterError),
+    /// Release storage.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// Rendering the chart.
+    #[error(transparent)]
+    Render(#[from] ferry_render::RenderError),
+    /// The release lock.
+    #[error(transparent)]
+    Lock(#[from] lock::LockError),
+    /// Anything else, with its message.
+    #[error("{0}")]
+    Other(String),
+    /// Loading the kubeconfig.
+    #[error("kubeconfig: {0}")]
+    Config(String),
+}
+
+fn other(s: impl Into<String>) -> Error {
+    Error::Other(s.into())
+}
+
+/// What an operation reports as it goes (the CLI prints these on stderr).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// A step of the operation (`pre-upgrade hooks`, `applying 12 objects`...).
+    Step(String),
+    /// An object was applied (`created`, `configured`) or deleted.
+    Applied {
+        /// `Kind ns/name`.
+        object: String,
+        /// What happened.
+        action: String,
+    },
+    /// Waiting for an object, and why it is not ready yet.
+    Waiting {
+        /// `Kind ns/name`.
+        object: String,
+        /// Why.
+        reason: String,
+    },
+    /// The object is ready.
+    Ready {
+        /// `Kind ns/name`.
+        object: String,
+    },
+    /// The object will not become ready.
+    Failed {
+        /// `Kind ns/name`.
+        object: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Where progress events go (nowhere by default).
+#[derive(Clone, Default)]
+pub struct Progress(Option<tokio::sync::mpsc::UnboundedSender<Event>>);
+
+impl Progress {
+    /// Events go to this channel.
+    pub fn channel(tx: tokio::sync::mpsc::UnboundedSender<Event>) -> Progress {
+        Progress(Some(tx))
+    }
+
+    /// Reports an event.
+    pub fn send(&self, e: Event) {
+        if let Some(tx) = &self.0 {
+            let _ = tx.send(e);
+        }
+    }
+}
+
+/// How to reach the cluster.
+#[derive(Debug, Clone, Default)]
+pub struct ConnectOptions {
+    /// Kubeconfig file (default: `$KUBECONFIG` or `~/.kube/config`).
+    pub kubeconfig: Option<std::path::PathBuf>,
+    /// Context to use.
+    pub context: Option<String>,
+    /// Namespace (default: the context's, else `default`).
+    pub namespace: Option<String>,
+    /// Storage driver (`HELM_DRIVER`), Secrets by default.
+    pub driver: Option<Driver>,
+}
+
+/// A connection to a cluster: release storage plus the API.
+pub struct Client {
+    /// The cluster.
+    pub cluster: Cluster,
+    /// The namespace operations default to.
+    pub namespace: String,
+    driver: Driver,
+    /// Field manager for server-side apply (Helm's CLI uses `helm`; sharing it lets Helm and
+    /// ferry take turns on a release without conflicts).
+    pub field_manager: String,
+    /// Release lock settings.
+    pub lock: LockOptions,
+    /// Where progress goes.
+    pub progress: Progress,
+}
+
+/// `helm install` / `helm upgrade [--install]`.
+#[derive(Clone)]
+pub struct UpgradeRequest {
+    /// Release name.
+    pub name: String,
+    /// The chart.
+    pub chart: Chart,
+    /// Namespace.
+    pub namespace: String,
+    /// User values (`-f`, `--set`...).
+    pub values: Map,
+    /// Install when the release does not exist (`upgrade --install`; `install` sets it).
+    pub install: bool,
+    /// Fail unless this is a fresh install (`install`).
+    pub install_only: bool,
+    /// `--atomic` / `--rollback-on-failure`.
+    pub atomic: bool,
+    /// `--wait`.
+    pub wait: bool,
+    /// `--wait-for-jobs`.
+    pub wait_for_jobs: bool,
+    /// `--timeout`.
+    pub timeout: Duration,
+    /// `--create-namespace`.
+    pub create_namespace: bool,
+    /// `--no-hooks`.
+    pub no_hooks: bool,
+    /// `--skip-crds`.
+    pub skip_crds: bool,
+    /// `--take-ownership`.
+    pub take_ownership: bool,
+    /// `--force-conflicts`.
+    pub force_conflicts: bool,
+    /// `--reuse-values`.
+    pub reuse_values: bool,
+    /// `--reset-values`.
+    pub reset_values: bool,
+    /// `--reset-then-reuse-values`.
+    pub reset_then_reuse_values: bool,
+    /// `--history-max` (0: unlimited).
+    pub history_max: usize,
+    /// `--description`.
+    pub description: Option<String>,
+    /// `--cleanup-on-fail`.
+    pub cleanup_on_fail: bool,
+    /// `--render-subchart-notes`.
+    pub sub_notes: bool,
+}
+
+impl UpgradeRequest {
+    /// A request with Helm's defaults.
+    pub fn new(name: &str, chart: Chart, namespace: &str) -> UpgradeRequest {
+        UpgradeRequest {
+            name: name.into(),
+            chart,
+            namespace: namespace.into(),
+            values: Map::new(),
+            install: false,
+            install_only: false,
+            atomic: false,
+            wait: false,
+            wait_for_jobs: false,
+            timeout: Duration::from_secs(300),
+            create_namespace: false,
+            no_hooks: false,
+            skip_crds: false,
+            take_ownership: false,
+            force_conflicts: false,
+            reuse_values: false,
+            reset_values: false,
+            reset_then_reuse_values: false,
+            history_max: 10,
+            description: None,
+            cleanup_on_fail: false,
+            sub_notes: false,
+        }
+    }
+}
+
+/// `helm rollback`.
+#[derive(Debug, Clone)]
+pub struct RollbackRequest {
+    /// Release name.
+    pub name: String,
+    /// Namespace.
+    pub namespace: String,
+    /// Target revision; 0 = the previous one.
+    pub revision: i64,
+    /// `--wait`.
+    pub wait: bool,
+    /// `--wait-for-jobs`.
+    pub wait_for_jobs: bool,
+    /// `--timeout`.
+    pub timeout: Duration,
+    /// `--no-hooks`.
+    pub no_hooks: bool,
+    /// `--history-max`.
+    pub history_max: usize,
+}
+
+/// `helm uninstall`.
+#[derive(Debug, Clone)]
+pub struct UninstallRequest {
+    /// Release name.
+    pub name: String,
+    /// Namespace.
+    pub namespace: String,
+    /// `--keep-history`.
+    pub keep_history: bool,
+    /// `--wait`.
+    pub wait: bool,
+    /// `--timeout`.
+    pub timeout: Duration,
+    /// `--no-hooks`.
+    pub no_hooks: bool,
+}
+
+/// What uninstall did.
+#[derive(Debug, Clone)]
+pub struct Uninstalled {
+    /// The release as last recorded.
+    pub release: Release,
+    /// Objects kept by `helm.sh/resource-policy: keep`.
+    pub kept: Vec<String>,
+}
+
+fn now() -> String {
+    GoTime::now_utc().rfc3339_nano()
+}
+
+fn merge_json(base: &mut serde_json::Map<String, Value>, over: &serde_json::Map<String, Value>) {
+    for (k, v) in over {
+        match (base.get_mut(k), v) {
+            (Some(Value::Object(b)), Value::Object(o)) => merge_json(b, o),
+            (_, Value::Null) => {
+                base.remove(k);
+            }
+            _ => {
+                base.insert(k.clone(), v.clone());
+            }
+        }
+    }
+}
+
+fn to_json_map(m: &Map) -> serde_json::Map<String, Value> {
+    match ferry_chart::Value::Map(m.clone()).to_json() {
+        Value::Object(o) => o,
+        _ => serde_json::Map::new(),
+    }
+}
+
+fn from_json_map(m: &serde_json::Map<String, Value>) -> Map {
+    match ferry_chart::Value::from_json(&Value::Object(m.clone())) {
+        ferry_chart::Value::Map(m) => m,
+        _ => Map::new(),
+    }
+}
+
+fn keep_policy(v: &Value) -> bool {
+    v.pointer("/metadata/annotations/helm.sh~1resource-policy")
+        .and_then(Value::as_str)
+        .is_some_and(|p| p.trim().eq_ignore_ascii_case("keep"))
+}
+
+/// Helm's ownership stamp on every (non-hook) object of a release.
+fn stamp(o: &mut Obj, name: &str, ns: &str) {
+    let meta = o.body["metadata"].as_object_mut();
+    if let Some(meta) = meta {
+        let labels = meta
+            .entry("labels")
+            .or_insert_with(|| Value::Object(Default::default()));
+        if !labels.is_object() {
+            *labels = Value::Object(Default::default());
+        }
+        labels["app.kubernetes.io/managed-by"] = "Helm".into();
+        let ann = meta
+            .entry("annotations")
+            .or_insert_with(|| Value::Object(Default::default()));
+        if !ann.is_object() {
+            *ann = Value::Object(Default::default());
+        }
+        ann["meta.helm.sh/release-name"] = name.into();
+        ann["meta.helm.sh/release-namespace"] = ns.into();
+    }
+}
+
+/// Helm's `checkOwnership`: Ok when the live object belongs to this release.
+fn check_ownership(o: &Obj, live: &Value, name: &str, ns: &str) -> Result<(), String> {
+    let mut errs = Vec::new();
+    let label = live
+        .pointer("/metadata/labels/app.kubernetes.io~1managed-by")
+        .and_then(Value::as_str);
+    match label {
+        None => errs.push("label validation error: missing key \"app.kubernetes.io/managed-by\": must be set to \"Helm\"".to_string()),
+        Some("Helm") => {}
+        Some(v) => errs.push(format!("label validation error: key \"app.kubernetes.io/managed-by\" must equal \"Helm\": current value is \"{v}\"")),
+    }
+    for (key, want) in [
+        ("meta.helm.sh/release-name", name),
+        ("meta.helm.sh/release-namespace", ns),
+    ] {
+        let path = format!("/metadata/annotations/{}", key.replace('/', "~1"));
+        match live.pointer(&path).and_then(Value::as_str) {
+            None => errs.push(format!("annotation validation error: missing key \"{key}\": must be set to \"{want}\"")),
+            Some(v) if v == want => {}
+            Some(v) => errs.push(format!("annotation validation error: key \"{key}\" must equal \"{want}\": current value is \"{v}\"")),
+        }
+    }
+    if errs.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "{} \"{}\" in namespace \"{}\" exists and cannot be imported into the current release: invalid ownership metadata; {}",
+        o.ar.kind,
+        o.name,
+        o.ns.clone().unwrap_or_default(),
+        errs.join("; ")
+    ))
+}
+
+impl Client {
+    /// Connects using a kubeconfig (as kubectl and helm do: `--kubeconfig`, `$KUBECONFIG`,
+    /// `~/.kube/config`; `--kube-context`; exec plugins and tokens through kube).
+    pub async fn connect(opts: ConnectOptions) -> Result<Client, Error> {
+        let kc_opts = kube::config::KubeConfigOptions {
+            context: opts.context.clone(),
+            ..Default::default()
+        };
+        let config = match &opts.kubeconfig {
+            Some(p) => {
+                let kc = kube::config::Kubeconfig::read_from(p)
+                    .map_err(|e| Error::Config(format!("{}: {e}", p.display())))?;
+                kube::Config::from_custom_kubeconfig(kc, &kc_opts).await
+            }
+            None => kube::Config::from_kubeconfig(&kc_opts).await,
+        }
+        .map_err(|e| Error::Config(e.to_string()))?;
+        let namespace = opts
+            .namespace
+            .clone()
+            .unwrap_or_else(|| config.default_namespace.clone());
+        let client = kube::Client::try_from(config).map_err(|e| Error::Config(e.to_string()))?;
+        Client::from_kube(client, &namespace, opts.driver.unwrap_or(Driver::Secret)).await
+    }
+
+    /// Wraps an existing kube client.
+    pub async fn from_kube(
+        client: kube::Client,
+        namespace: &str,
+        driver: Driver,
+    ) -> Result<Client, Error> {
+        Ok(Client {
+            cluster: Cluster::new(client).await?,
+            namespace: namespace.to_string(),
+            driver,
+            field_manager: "helm".into(),
+            lock: LockOptions::default(),
+            progress: Progress::default(),
+        })
+    }
+
+    /// Release storage of a namespace (`None`: all namespaces, for listing).
+    pub fn storage(&self, namespace: Option<&str>) -> Storage {
+        Storage::new(self.driver, self.cluster.client.clone(), namespace)
+    }
+
+    async fn capabilities(&self) -> Result<Capabilities, Error> {
+        let mut caps = Capabilities::default()
+            .with_kube_version(&self.cluster.kube_version().await?)
+            .map_err(other)?;
+        caps.api_versions = self.cluster.api_versions().await;
+        Ok(caps)
+    }
+
+    fn step(&self, s: impl Into<String>) {
+        self.progress.send(Event::Step(s.into()));
+    }
+
+    /// Applies objects in order (server-side apply), reporting each.
+    async fn apply_all(&self, objs: &[Obj], force: bool) -> Result<Vec<Obj>, Error> {
+        let mut created = Vec::new();
+        for o in objs {
+            let existed = self.cluster.get(o).await?.is_some();
+            self.cluster.apply(o, &self.field_manager, force).await?;
+            if !existed {
+                created.push(o.clone());
+            }
+            self.progress.send(Event::Applied {
+                object: o.id(),
+                action: if existed { "configured" } else { "created" }.into(),
+            });
+        }
+        Ok(created)
+    }
+
+    /// Runs the hooks of one event (Helm's order: weight, then name), waiting for Jobs and
+    /// Pods, applying delete policies. Updates `rel.hooks[].last_run`.
+    async fn run_hooks(
+        &self,
+        rel: &mut Release,
+        event: &str,
+        timeout: Duration,
+    ) -> Result<(), Error> {
+        let mut idx: Vec<usize> = (0..rel.hooks.len())
+            .filter(|&i| rel.hooks[i].events.iter().any(|e| e == event))
+            .collect();
+        if idx.is_empty() {
+            return Ok(());
+        }
+        idx.sort_by(|&a, &b| {
+            (rel.hooks[a].weight, &rel.hooks[a].name)
+                .cmp(&(rel.hooks[b].weight, &rel.hooks[b].name))
+        });
+        self.step(format!("{event} hooks"));
+        let ns = rel.namespace.clone();
+        let mut done: Vec<(Obj, Vec<String>)> = Vec::new();
+        for i in idx {
+            let h: Hook = rel.hooks[i].clone();
+            let objs = self.cluster.objects(&h.manifest, &ns).await?;
+            let policies = if h.delete_policies.is_empty() {
+                vec!["before-hook-creation".to_string()]
+            } else {
+                h.delete_policies.clone()
+            };
+            for o in &objs {
+                if policies.iter().any(|p| p == "before-hook-creation")
+                    && self.cluster.delete(o).await?
+                {
+                    self.cluster
+                        .wait_deleted(std::slice::from_ref(o), timeout, &Progress::default())
+                        .await?;
+                }
+            }
+            rel.hooks[i].last_run.started_at = now();
+            rel.hooks[i].last_run.phase = "Running".into();
+            rel.hooks[i].last_run.completed_at.clear();
+            let mut result = Ok(());
+            for o in &objs {
+                if let Err(e) = self.cluster.apply(o, &self.field_manager, true).await {
+                    result = Err(Error::from(e));
+                    break;
+                }
+                self.progress.send(Event::Applied {
+                    object: o.id(),
+                    action: format!("{event} hook"),
+                });
+                if let Err(e) = self.cluster.wait_hook(o, timeout, &self.progress).await {
+                    result = Err(Error::from(e));
+                    break;
+                }
+            }
+            rel.hooks[i].last_run.completed_at = now();
+            match result {
+                Ok(()) => {
+                    rel.hooks[i].last_run.phase = "Succeeded".into();
+                    done.push((
+                        objs.into_iter()
+                            .next()
+                            .unwrap_or_else(|| unreachable_obj(&h)),
+                        policies,
+                    ));
+                }
+                Err(e) => {
+                    rel.hooks[i].last_run.phase = "Failed".into();
+                    if policies.iter().any(|p| p == "hook-failed") {
+                        for o in &objs {
+                            if o.ar.kind != "CustomResourceDefinition" {
+                                let _ = self.cluster.delete(o).await;
+                            }
+                        }
+                    }
+                    for (o, p) in &done {
+                        if p.iter().any(|p| p == "hook-succeeded")
+                            && o.ar.kind != "CustomResourceDefinition"
+                        {
+                            let _ = self.cluster.delete(o).await;
+                        }
+                    }
+                    return Err(other(format!("{event} hooks failed: {e}")));
+                }
+            }
+        }
+        for (o, p) in done.iter().rev() {
+            if p.iter().any(|p| p == "hook-succeeded") && o.ar.kind != "CustomResourceDefinition" {
+                self.cluster.delete(o).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// `install`, `upgrade`, `upgrade --install`, with the release lock held.
+    pub async fn upgrade(&self, req: UpgradeRequest) -> Result<Release, Error> {
+        if req.create_namespace {
+            // Before the lock, which lives in the namespace (Helm creates it only on install;
+            // when the release exists, so does its namespace).
+            self.cluster.ensure_namespace(&req.namespace).await?;
+        }
+        let (lk, stale) = lock::acquire(
+            self.cluster.client.clone(),
+            &req.namespace,
+            &req.name,
+            if req.install_only {
+                "install"
+            } else {
+                "upgrade"
+            },
+            &self.lock,
+        )
+        .await?;
+        let result = async {
+            if let Some(s) = stale {
+                self.recover(&req.name, &req.namespace, &s).await?;
+            }
+            self.upgrade_locked(req).await
+        }
+        .await;
+        lk.release().await;
+        result
+    }
+
+    /// A previous operation died holding the lock: its pending record becomes `failed`
+    /// (history says so), so this operation proceeds as after any failure.
+    async fn recover(&self, name: &str, ns: &str, stale: &lock::Stale) -> Result<(), Error> {
+        let store = self.storage(Some(ns));
+        if let Some(mut last) = store.last(name).await?
+            && last.info.status.is_pending()
+        {
+            self.step(format!(
+                "recovering release {name}: revision {} was left {} by {} ({} interrupted)",
+                last.version, last.info.status, stale.holder, stale.operation
+            ));
+            last.info.status = Status::Failed;
+            last.info.description = format!(
+                "{} interrupted ({} stopped renewing its lock); recovered by ferry",
+                stale.operation, stale.holder
+            );
+            store.update(&last).await?;
+        }
+        Ok(())
+    }
+
+    async fn upgrade_locked(&self, req: UpgradeRequest) -> Result<Release, Error> {
+        let store = self.storage(Some(&req.namespace));
+        let hist = store.history(&req.name).await?;
+        let last = hist.last().cloned();
+        let is_install = match &last {
+            None => {
+                if !req.install {
+                    return Err(other(format!("\"{}\" has no deployed releases", req.name)));
+                }
+                true
+            }
+            Some(l) if l.info.status == Status::Uninstalled => true,
+            Some(_) if req.install_only => {
+                return Err(other("cannot re-use a name that is still in use"));
+            }
+            Some(l) if l.info.status.is_pending() => {
+                return Err(other(
+                    "another operation (install/upgrade/rollback) is in progress",
+                ));
+            }
+            Some(_) => false,
+        };
+        let deployed = hist
+            .iter()
+            .rev()
+            .find(|r| r.info.status == Status::Deployed)
+            .cloned();
+        let current = if is_install {
+            None
+        } else {
+            deployed.clone().or_else(|| last.clone())
+        };
+        let version = last.as_ref().map(|l| l.version + 1).unwrap_or(1);
+
+        // Values (Helm's reuseValues).
+        let mut chart = req.chart.clone();
+        let mut user = to_json_map(&req.values);
+        if let Some(cur) = &current {
+            if req.reset_values {
+            } else if req.reuse_values {
+                let mut merged = cur.config.clone();
+                merge_json(&mut merged, &user);
+                user = merged;
+                let mut old_vals = cur.chart_values();
+                merge_json(&mut old_vals, &cur.config);
+                chart.values = from_json_map(&old_vals);
+            } else if req.reset_then_reuse_values {
+                let mut merged = cur.config.clone();
+                merge_json(&mut merged, &user);
+                user = merged;
+            } else if user.is_empty() && !cur.config.is_empty() {
+                user = cur.config.clone();
+            }
+        }
+        if req.create_namespace && is_install {
+            self.cluster.ensure_namespace(&req.namespace).await?;
+        }
+        if is_install && !req.skip_crds {
+            self.install_crds(&chart, &req.namespace, req.timeout)
+                .await?;
+        }
+        let caps = self.capabilities().await?;
+        let user_vals = from_json_map(&user);
+        let rendered = render_release(&RenderRequest {
+            chart: &chart,
+            user_values: &user_vals,
+            release: ReleaseOptions {
+                name: req.name.clone(),
+                namespace: req.namespace.clone(),
+                revision: version,
+                is_install,
+                is_upgrade: !is_install,
+            },
+            caps,
+            engine: Engine::default(),
+            include_crds: false,
+            sub_notes: req.sub_notes,
+            skip_schema_validation: false,
+        })?;
+        let mut targets = self
+            .cluster
+            .objects(&rendered.manifest, &req.namespace)
+            .await?;
+        for t in &mut targets {
+            stamp(t, &req.name, &req.namespace);
+        }
+        let old_objs = match &current {
+            Some(c) => self
+                .cluster
+                .objects(&c.manifest, &req.namespace)
+                .await
+                .unwrap_or_default(),
+            None => Vec::new(),
+        };
+        let old_keys: BTreeSet<_> = old_objs.iter().map(Obj::key).collect();
+        // Ownership of objects new to this release.
+        if !req.take_ownership {
+            for t in targets.iter().filter(|t| !old_keys.contains(&t.key())) {
+                if let Some(live) = self.cluster.get(t).await? {
+                    check_ownership(t, &live, &req.name, &req.namespace).map_err(|m| {
+                        other(format!(
+                            "{}: {m}",
+                            if is_install {
+                                "Unable to continue with install"
+                            } else {
+                                "Unable to continue with update"
+                            }
+                        ))
+                    })?;
+                }
+            }
+        }
+        let ts = now();
+        let mut rel = Release {
+            name: req.name.clone(),
+            chart: chart_json(&req.chart),
+            config: user.clone(),
+            manifest: rendered.manifest.clone(),
+            hooks: rendered
+                .hooks
+                .iter()
+                .map(|h| Hook {
+                    name: h.name.clone(),
+                    kind: h.kind.clone(),
+                    path: h.path.clone(),
+                    manifest: h.manifest.clone(),
+                    events: h.events.iter().map(|e| e.as_str().to_string()).collect(),
+                    weight: h.weight,
+                    delete_policies: h.delete_policies.clone(),
+                    output_log_policies: h.output_log_policies.clone(),
+                    ..Hook::default()
+                })
+                .collect(),
+            version,
+            namespace: req.namespace.clone(),
+            apply_method: "ssa".into(),
+            ..Release::default()
+        };
+        rel.info.first_deployed = match (&last, is_install) {
+            (Some(l), false) if !l.info.first_deployed.is_empty() => l.info.first_deployed.clone(),
+            _ => ts.clone(),
+        };
+        rel.info.last_deployed = ts;
+        rel.info.notes = rendered.notes.clone();
+        rel.info.status = if is_install {
+            Status::PendingInstall
+        } else {
+            Status::PendingUpgrade
+        };
+        rel.info.description = if is_install {
+            "Initial install underway"
+        } else {
+            "Preparing upgrade"
+        }
+        .into();
+        if !is_install && req.history_max > 0 {
+            store.prune(&req.name, req.history_max).await?;
+        }
+        store.create(&rel).await?;
+        self.step(format!(
+            "{} {} revision {version}: {} objects, {} hooks",
+            if is_install {
+                "installing"
+            } else {
+                "upgrading"
+            },
+            req.name,
+            targets.len(),
+            rel.hooks.len()
+        ));
+
+        let outcome: Result<(), Error> = async {
+            let event = if is_install {
+                "pre-install"
+            } else {
+                "pre-upgrade"
+            };
+            if !req.no_hooks {
+                self.run_hooks(&mut rel, event, req.timeout).await?;
+            }
+            let created = self.apply_all(&targets, req.force_conflicts).await;
+            let created = match created {
+                Ok(c) => c,
+                Err(e) => return Err(e),
+            };
+            let new_keys: BTreeSet<_> = targets.iter().map(Obj::key).collect();
+            for o in old_objs.iter().filter(|o| !new_keys.contains(&o.key())) {
+                match self.cluster.get(o).await? {
+                    Some(live) if keep_policy(&live) => {}
+                    Some(_) => {
+                        self.cluster.delete(o).await?;
+                        self.progress.send(Event::Applied {
+                            object: o.id(),
+                            action: "deleted".into(),
+                        });
+                    }
+                    None => {}
+                }
+            }
+            if req.wait || req.atomic {
+                self.step(format!(
+                    "waiting for {} objects (timeout {:?})",
+                    targets.len(),
+                    req.timeout
+                ));
+                if let Err(e) = self
+                    .cluster
+                    .wait_ready(&targets, req.timeout, req.wait_for_jobs, &self.progress)
+                    .await
+                {
+                    if req.cleanup_on_fail {
+                        for o in &created {
+                            let _ = self.cluster.delete(o).await;
+                        }
+                    }
+                    return Err(e.into());
+                }
+            }
+            let event = if is_install {
+                "post-install"
+            } else {
+                "post-upgrade"
+            };
+            if !req.no_hooks {
+                self.run_hooks(&mut rel, event, req.timeout).await?;
+            }
+            Ok(())
+        }
+        .await;
+
+        match outcome {
+            Ok(()) => {
+                if let Some(mut d) = deployed.filter(|_| !is_install) {
+                    d.info.status = Status::Superseded;
+                    store.update(&d).await?;
+                }
+                if is_install
+                    && let Some(mut l) = last.filter(|l| l.info.status != Status::Superseded)
+                {
+                    l.info.status = Status::Superseded;
+                    store.update(&l).await?;
+                }
+                rel.info.status = Status::Deployed;
+                rel.info.description = req.description.clone().unwrap_or_else(|| {
+                    if is_install {
+                        "Install complete"
+                    } else {
+                        "Upgrade complete"
+                    }
+                    .into()
+                });
+                store.update(&rel).await?;
+                Ok(rel)
+            }
+            Err(e) => {
+                rel.info.status = Status::Failed;
+                rel.info.description = if is_install {
+                    format!("Release \"{}\" failed: {e}", req.name)
+                } else {
+                    format!("Upgrade \"{}\" failed: {e}", req.name)
+                };
+                store.update(&rel).await?;
+                if !req.atomic {
+                    return Err(e);
+                }
+                if is_install {
+                    self.step("rolling back (uninstalling) after the failed install");
+                    self.uninstall_locked(&UninstallRequest {
+                        name: req.name.clone(),
+                        namespace: req.namespace.clone(),
+                        keep_history: false,
+                        wait: true,
+                        timeout: req.timeout,
+                        no_hooks: req.no_hooks,
+                    })
+                    .await
+                    .map_err(|ue| other(format!("an error occurred while uninstalling the release. original install error: {e}: {ue}")))?;
+                    return Err(other(format!(
+                        "release {} failed, and has been uninstalled due to rollback-on-failure being set: {e}",
+                        req.name
+                    )));
+                }
+                let target = store.history(&req.name).await?.into_iter().rev().find(|r| {
+                    matches!(r.info.status, Status::Superseded | Status::Deployed)
+                        && r.version != rel.version
+                });
+                let Some(target) = target else {
+                    return Err(other(format!(
+                        "release {} failed: {e}; no previous successful revision to roll back to",
+                        req.name
+                    )));
+                };
+                self.step(format!("rolling back to revision {}", target.version));
+                self.rollback_locked(&RollbackRequest {
+                    name: req.name.clone(),
+                    namespace: req.namespace.clone(),
+                    revision: target.version,
+                    wait: true,
+                    wait_for_jobs: req.wait_for_jobs,
+                    timeout: req.timeout,
+                    no_hooks: req.no_hooks,
+                    history_max: req.history_max,
+                })
+                .await
+                .map_err(|re| other(format!("an error occurred while rolling back the release. original upgrade error: {e}: {re}")))?;
+                Err(other(format!(
+                    "release {} failed, and has been rolled back due to rollback-on-failure being set: {e}",
+                    req.name
+                )))
+            }
+        }
+    }
+
+    async fn install_crds(&self, chart: &Chart, ns: &str, timeout: Duration) -> Result<(), Error> {
+        let files = ferry_render::crd_files(chart, "");
+        if files.is_empty() {
+            return Ok(());
+        }
+        let mut crds = Vec::new();
+        for (_, text) in &files {
+            crds.extend(self.cluster.objects(text, ns).await?);
+        }
+        self.step(format!("installing {} CRDs", crds.len()));
+        for c in &crds {
+            if self.cluster.create_if_absent(c).await? {
+                self.progress.send(Event::Applied {
+                    object: c.id(),
+                    action: "created".into(),
+                });
+            }
+        }
+        self.cluster
+            .wait_ready(
+                &crds,
+                timeout.min(Duration::from_secs(60)),
+                false,
+                &self.progress,
+            )
+            .await?;
+        self.cluster.refresh().await?;
+        Ok(())
+    }
+
+    /// `rollback NAME [REVISION]`, with the release lock held.
+    pub async fn rollback(&self, req: RollbackRequest) -> Result<Release, Error> {
+        let (lk, stale) = lock::acquire(
+            self.cluster.client.clone(),
+            &req.namespace,
+            &req.name,
+            "rollback",
+            &self.lock,
+        )
+        .await?;
+        let result = async {
+            if let Some(s) = stale {
+                self.recover(&req.name, &req.namespace, &s).await?;
+            }
+            self.rollback_locked(&req).await
+        }
+        .await;
+        lk.release().await;
+        result
+    }
+
+    async fn rollback_locked(&self, req: &RollbackRequest) -> Result<Release, Error> {
+        let store = self.storage(Some(&req.namespace));
+        let hist = store.history(&req.name).await?;
+        let Some(last) = hist.last().cloned() else {
+            return Err(other("release: not found"));
+        };
+        let want = if req.revision == 0 {
+            last.version - 1
+        } else {
+            req.revision
+        };
+        let Some(target) = hist.iter().find(|r| r.version == want).cloned() else {
+            return Err(other(format!("release has no {want} version")));
+        };
+        let version = last.version + 1;
+        let mut rel = Release {
+            name: req.name.clone(),
+            chart: target.chart.clone(),
+            config: target.config.clone(),
+            manifest: target.manifest.clone(),
+            hooks: target.hooks.clone(),
+            version,
+            namespace: req.namespace.clone(),
+            apply_method: "ssa".into(),
+            labels: target.labels.clone(),
+            ..Release::default()
+        };
+        rel.info.first_deployed = last.info.first_deployed.clone();
+        rel.info.last_deployed = now();
+        rel.info.notes = target.info.notes.clone();
+        rel.info.status = Status::PendingRollback;
+        rel.info.description = format!("Rollback to {want}");
+        rel.extra.clear();
+        if req.history_max > 0 {
+            store.prune(&req.name, req.history_max).await?;
+        }
+        store.create(&rel).await?;
+        self.step(format!(
+            "rolling back {} to revision {want} (revision {version})",
+            req.name
+        ));
+        let mut targets = self
+            .cluster
+            .objects(&target.manifest, &req.namespace)
+            .await?;
+        for t in &mut targets {
+            stamp(t, &req.name, &req.namespace);
+        }
+        let current = self
+            .cluster
+            .objects(&last.manifest, &req.namespace)
+            .await
+            .unwrap_or_default();
+        let outcome: Result<(), Error> = async {
+            if !req.no_hooks {
+                self.run_hooks(&mut rel, "pre-rollback", req.timeout)
+                    .await?;
+            }
+            self.apply_all(&targets, true).await?;
+            let keys: BTreeSet<_> = targets.iter().map(Obj::key).collect();
+            for o in current.iter().filter(|o| !keys.contains(&o.key())) {
+                if let Some(live) = self.cluster.get(o).await?
+                    && !keep_policy(&live)
+                {
+                    self.cluster.delete(o).await?;
+                    self.progress.send(Event::Applied {
+                        object: o.id(),
+                        action: "deleted".into(),
+                    });
+                }
+            }
+            if req.wait {
+                self.cluster
+                    .wait_ready(&targets, req.timeout, req.wait_for_jobs, &self.progress)
+                    .await?;
+            }
+            if !req.no_hooks {
+                self.run_hooks(&mut rel, "post-rollback", req.timeout)
+                    .await?;
+            }
+            Ok(())
+        }
+        .await;
+        match outcome {
+            Ok(()) => {
+                for mut r in store.history(&req.name).await? {
+                    if r.info.status == Status::Deployed {
+                        r.info.status = Status::Superseded;
+                        store.update(&r).await?;
+                    }
+                }
+                rel.info.status = Status::Deployed;
+                store.update(&rel).await?;
+                Ok(rel)
+            }
+            Err(e) => {
+                rel.info.status = Status::Failed;
+                rel.info.description = format!("Rollback \"{}\" failed: {e}", req.name);
+                store.update(&rel).await?;
+                Err(e)
+            }
+        }
+    }
+
+    /// `uninstall NAME`, with the release lock held.
+    pub async fn uninstall(&self, req: UninstallRequest) -> Result<Uninstalled, Error> {
+        let (lk, _) = lock::acquire(
+            self.cluster.client.clone(),
+            &req.namespace,
+            &req.name,
+            "uninstall",
+            &self.lock,
+        )
+        .await?;
+        let result = self.uninstall_locked(&req).await;
+        lk.release().await;
+        result
+    }
+
+    async fn uninstall_locked(&self, req: &UninstallRequest) -> Result<Uninstalled, Error> {
+        let store = self.storage(Some(&req.namespace));
+        let hist = store.history(&req.name).await?;
+        let Some(mut last) = hist.last().cloned() else {
+            return Err(other(format!(
+                "uninstall: Release not loaded: {}: release: not found",
+                req.name
+            )));
+        };
+        if last.info.status == Status::Uninstalled {
+            if !req.keep_history {
+                for r in &hist {
+                    store.delete(&r.name, r.version, &r.namespace).await?;
+                }
+            }
+            return Ok(Uninstalled {
+                release: last,
+                kept: Vec::new(),
+            });
+        }
+        last.info.status = Status::Uninstalling;
+        last.info.deleted = now();
+        last.info.description = "Deletion in progress (or silently failed)".into();
+        store.update(&last).await?;
+        if !req.no_hooks {
+            self.run_hooks(&mut last, "pre-delete", req.timeout).await?;
+        }
+        let objs = self
+            .cluster
+            .objects(&last.manifest, &req.namespace)
+            .await
+            .unwrap_or_default();
+        let mut kept = Vec::new();
+        let mut deleted = Vec::new();
+        for o in objs.iter().rev() {
+            if keep_policy(&o.body) {
+                kept.push(o.id());
+                continue;
+            }
+            if self.cluster.delete(o).await? {
+                self.progress.send(Event::Applied {
+                    object: o.id(),
+                    action: "deleted".into(),
+                });
+            }
+            deleted.push(o.clone());
+        }
+        if req.wait {
+            self.cluster
+                .wait_deleted(&deleted, req.timeout, &self.progress)
+                .await?;
+        }
+        if !req.no_hooks {
+            self.run_hooks(&mut last, "post-delete", req.timeout)
+                .await?;
+        }
+        if req.keep_history {
+            last.info.status = Status::Uninstalled;
+            last.info.description = "Uninstallation complete".into();
+            store.update(&last).await?;
+        } else {
+            for r in store.history(&req.name).await? {
+                store.delete(&r.name, r.version, &r.namespace).await?;
+            }
+        }
+        Ok(Uninstalled {
+            release: last,
+            kept,
+        })
+    }
+}
+
+fn unreachable_obj(h: &Hook) -> Obj {
+    Obj {
+        ar: kube::discovery::ApiResource {
+            group: String::new(),
+            version: "v1".into(),
+            api_version: "v1".into(),
+            kind: h.kind.clone(),
+            plural: String::new(),
+        },
+        ns: None,
+        name: h.name.clone(),
+        body: Value::Null,
+    }
+}
