@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+mod release_cmd;
 mod render_cmd;
 mod sim_cmd;
 use ferry::chart::{
@@ -50,8 +51,44 @@ enum Command {
     },
     /// Locally render templates.
     Template(render_cmd::TemplateArgs),
-    /// Install a chart (so far: --dry-run=client, which needs no cluster).
-    Install(render_cmd::InstallArgs),
+    /// Install a chart (with --dry-run=client: render the release record, no cluster).
+    Install(release_cmd::ClusterInstallArgs),
+    /// Upgrade a release (--install: install it if absent).
+    Upgrade(release_cmd::UpgradeArgs),
+    /// Roll a release back to a previous revision.
+    Rollback(release_cmd::RollbackArgs),
+    /// Uninstall releases.
+    #[command(alias = "un", alias = "delete", alias = "del")]
+    Uninstall(release_cmd::UninstallArgs),
+    /// Show a release's revisions.
+    #[command(alias = "hist")]
+    History {
+        /// Release name.
+        name: String,
+        /// Maximum number of revisions.
+        #[arg(long = "max", default_value_t = 256)]
+        max: usize,
+        #[command(flatten)]
+        read: release_cmd::ReadArgs,
+    },
+    /// List releases.
+    #[command(alias = "ls")]
+    List(release_cmd::ListArgs),
+    /// Show a release's status.
+    Status {
+        /// Release name.
+        name: String,
+        /// Revision.
+        #[arg(long = "revision")]
+        revision: Option<i64>,
+        #[command(flatten)]
+        read: release_cmd::ReadArgs,
+    },
+    /// Download a release's values, manifest, notes or hooks.
+    Get {
+        #[command(subcommand)]
+        what: release_cmd::GetCmd,
+    },
     /// A simulated Kubernetes API server, for trying charts without a cluster.
     Sim {
         #[command(subcommand)]
@@ -141,7 +178,7 @@ enum DepCmd {
     Update { chart: Option<PathBuf> },
 }
 
-fn read_input(path: &str) -> std::io::Result<Vec<u8>> {
+pub(crate) fn read_input(path: &str) -> std::io::Result<Vec<u8>> {
     if path.trim() == "-" {
         let mut buf = Vec::new();
         std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf)?;
@@ -304,7 +341,18 @@ fn run(cli: Cli) -> anyhow::Result<String> {
             dependency_update,
         } => package(&charts, &destination, dependency_update, &mut out)?,
         Command::Template(a) => render_cmd::template(&a, &mut out)?,
-        Command::Install(a) => render_cmd::install(&a, &mut out)?,
+        Command::Install(a) => release_cmd::install(&a, &mut out)?,
+        Command::Upgrade(a) => release_cmd::upgrade(&a, &mut out)?,
+        Command::Rollback(a) => release_cmd::rollback(&a, &mut out)?,
+        Command::Uninstall(a) => release_cmd::uninstall(&a, &mut out)?,
+        Command::History { name, max, read } => release_cmd::history(&name, max, &read, &mut out)?,
+        Command::List(a) => release_cmd::list(&a, &mut out)?,
+        Command::Status {
+            name,
+            revision,
+            read,
+        } => release_cmd::status(&name, revision, &read, &mut out)?,
+        Command::Get { what } => release_cmd::get(&what, &mut out)?,
         Command::Sim { what } => sim_cmd::run(what)?,
     }
     Ok(out)

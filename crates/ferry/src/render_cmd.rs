@@ -291,7 +291,11 @@ fn find_plugin(name: &str, extra: &[String]) -> Option<ExecPostRenderer> {
                 continue;
             };
             let field = |k: &str| md.get(k).and_then(|v| v.as_str()).unwrap_or_default();
-            if field("name") != name || field("type") != "postrenderer/v1" {
+            if field("apiVersion") != "v1"
+                || field("runtime") != "subprocess"
+                || field("name") != name
+                || field("type") != "postrenderer/v1"
+            {
                 continue;
             }
             let cmds: Vec<&Value> = md

@@ -41,7 +41,7 @@ pub(crate) struct ServeArgs {
 }
 
 /// A Go duration such as `1m30s`, `500ms` or `2s`.
-fn parse_duration(s: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
     let err = || format!("time: invalid duration {s:?}");
     let mut rest = s.trim();
     if rest == "0" {

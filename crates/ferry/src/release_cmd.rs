@@ -1,0 +1,873 @@
+//! Cluster commands: `install`, `upgrade`, `rollback`, `uninstall`, `history`, `list`,
+//! `status`, `get`, with helm's flags and output formats.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand};
+use ferry::action::{
+    Client, ConnectOptions, Event, Progress, RollbackRequest, UninstallRequest, UpgradeRequest,
+};
+use ferry::chart::{self, Value};
+use ferry::gotime::GoTime;
+use ferry::lock::LockOptions;
+use ferry::release::storage::Driver;
+use ferry::release::{Release, Status};
+
+use crate::render_cmd::{self, RenderFlags};
+
+/// How to reach the cluster (helm's global flags).
+#[derive(Args, Clone, Default)]
+pub struct KubeFlags {
+    /// Path to the kubeconfig file.
+    #[arg(long = "kubeconfig", global = true)]
+    pub kubeconfig: Option<PathBuf>,
+    /// Name of the kubeconfig context to use.
+    #[arg(long = "kube-context", global = true)]
+    pub kube_context: Option<String>,
+}
+
+/// Flags of operations that change a release.
+#[derive(Args, Clone)]
+pub struct OpFlags {
+    /// Wait until all objects are ready (`watcher`, the default of a bare --wait; `legacy`;
+    /// `hookOnly`: only hooks).
+    #[arg(long = "wait", num_args = 0..=1, default_missing_value = "watcher", require_equals = true)]
+    pub wait: Option<String>,
+    /// With --wait, also wait for Jobs to complete.
+    #[arg(long = "wait-for-jobs")]
+    pub wait_for_jobs: bool,
+    /// Time to wait for any individual operation (Go duration).
+    #[arg(long = "timeout", default_value = "5m0s", value_parser = crate::sim_cmd::parse_duration)]
+    pub timeout: Duration,
+    /// Wait up to this long for another operation on the release to finish (ferry; default:
+    /// fail at once naming the holder).
+    #[arg(long = "wait-for-lock", num_args = 0..=1, default_missing_value = "5m", value_parser = crate::sim_cmd::parse_duration)]
+    pub wait_for_lock: Option<Duration>,
+    /// Progress on stderr: `plain` (one line per change, the default) or `none`.
+    #[arg(long = "progress", default_value = "plain")]
+    pub progress: String,
+    /// Output format: table, json or yaml.
+    #[arg(short = 'o', long = "output", default_value = "table")]
+    pub output: String,
+    #[command(flatten)]
+    pub kube: KubeFlags,
+}
+
+/// `ferry install`.
+#[derive(Args)]
+pub struct ClusterInstallArgs {
+    #[command(flatten)]
+    pub base: render_cmd::InstallArgs,
+    /// Roll back (uninstall) on failure; implies --wait.
+    #[arg(long = "atomic", alias = "rollback-on-failure")]
+    pub atomic: bool,
+    /// Create the release namespace if not present.
+    #[arg(long = "create-namespace")]
+    pub create_namespace: bool,
+    /// Skip installing the chart's CRDs.
+    #[arg(long = "skip-crds")]
+    pub skip_crds: bool,
+    /// Adopt existing objects whatever their ownership metadata.
+    #[arg(long = "take-ownership")]
+    pub take_ownership: bool,
+    /// Force server-side apply through field conflicts.
+    #[arg(long = "force-conflicts")]
+    pub force_conflicts: bool,
+    /// A custom description.
+    #[arg(long = "description")]
+    pub description: Option<String>,
+    /// Wait (same as --wait) -- see OpFlags.
+    #[command(flatten)]
+    pub op: InstallOpFlags,
+}
+
+/// OpFlags without -o (install's -o comes from the dry-run flags).
+#[derive(Args, Clone)]
+pub struct InstallOpFlags {
+    /// Wait until all objects are ready.
+    #[arg(long = "wait", num_args = 0..=1, default_missing_value = "watcher", require_equals = true)]
+    pub wait: Option<String>,
+    /// With --wait, also wait for Jobs to complete.
+    #[arg(long = "wait-for-jobs")]
+    pub wait_for_jobs: bool,
+    /// Time to wait for any individual operation (Go duration).
+    #[arg(long = "timeout", default_value = "5m0s", value_parser = crate::sim_cmd::parse_duration)]
+    pub timeout: Duration,
+    /// Wait up to this long for another operation on the release to finish.
+    #[arg(long = "wait-for-lock", num_args = 0..=1, default_missing_value = "5m", value_parser = crate::sim_cmd::parse_duration)]
+    pub wait_for_lock: Option<Duration>,
+    /// Progress on stderr: `plain` or `none`.
+    #[arg(long = "progress", default_value = "plain")]
+    pub progress: String,
+    #[command(flatten)]
+    pub kube: KubeFlags,
+}
+
+/// `ferry upgrade`.
+#[derive(Args)]
+pub struct UpgradeArgs {
+    /// Release name.
+    pub name: String,
+    /// Chart path.
+    pub chart: PathBuf,
+    #[command(flatten)]
+    pub render: RenderFlags,
+    /// Install if the release does not exist.
+    #[arg(short = 'i', long = "install")]
+    pub install: bool,
+    /// Roll back on failure; implies --wait.
+    #[arg(long = "atomic", alias = "rollback-on-failure")]
+    pub atomic: bool,
+    /// With --install, create the release namespace if not present.
+    #[arg(long = "create-namespace")]
+    pub create_namespace: bool,
+    /// Reuse the last release's values, merging in overrides.
+    #[arg(long = "reuse-values")]
+    pub reuse_values: bool,
+    /// Reset the values to the chart's.
+    #[arg(long = "reset-values")]
+    pub reset_values: bool,
+    /// Reset to the chart's values, then apply the last release's and the overrides.
+    #[arg(long = "reset-then-reuse-values")]
+    pub reset_then_reuse_values: bool,
+    /// Limit the revisions kept (0: no limit).
+    #[arg(long = "history-max", default_value_t = 10)]
+    pub history_max: usize,
+    /// Delete objects created by this upgrade when it fails.
+    #[arg(long = "cleanup-on-fail")]
+    pub cleanup_on_fail: bool,
+    /// Skip installing CRDs (with --install).
+    #[arg(long = "skip-crds")]
+    pub skip_crds: bool,
+    /// Adopt existing objects whatever their ownership metadata.
+    #[arg(long = "take-ownership")]
+    pub take_ownership: bool,
+    /// Force server-side apply through field conflicts.
+    #[arg(long = "force-conflicts")]
+    pub force_conflicts: bool,
+    /// A custom description.
+    #[arg(long = "description")]
+    pub description: Option<String>,
+    #[command(flatten)]
+    pub op: OpFlags,
+}
+
+/// `ferry rollback`.
+#[derive(Args)]
+pub struct RollbackArgs {
+    /// Release name.
+    pub name: String,
+    /// Revision (default: the previous one).
+    pub revision: Option<i64>,
+    /// Namespace.
+    #[arg(short = 'n', long = "namespace")]
+    pub namespace: Option<String>,
+    /// Disable hooks.
+    #[arg(long = "no-hooks")]
+    pub no_hooks: bool,
+    /// Limit the revisions kept.
+    #[arg(long = "history-max", default_value_t = 10)]
+    pub history_max: usize,
+    #[command(flatten)]
+    pub op: OpFlags,
+}
+
+/// `ferry uninstall`.
+#[derive(Args)]
+pub struct UninstallArgs {
+    /// Release names.
+    #[arg(required = true)]
+    pub names: Vec<String>,
+    /// Namespace.
+    #[arg(short = 'n', long = "namespace")]
+    pub namespace: Option<String>,
+    /// Keep the history (status `uninstalled`).
+    #[arg(long = "keep-history")]
+    pub keep_history: bool,
+    /// Disable hooks.
+    #[arg(long = "no-hooks")]
+    pub no_hooks: bool,
+    #[command(flatten)]
+    pub op: OpFlags,
+}
+
+/// Read-only release commands.
+#[derive(Args)]
+pub struct ReadArgs {
+    /// Namespace.
+    #[arg(short = 'n', long = "namespace")]
+    pub namespace: Option<String>,
+    /// Output format: table, json or yaml.
+    #[arg(short = 'o', long = "output", default_value = "table")]
+    pub output: String,
+    #[command(flatten)]
+    pub kube: KubeFlags,
+}
+
+/// `ferry get ...`.
+#[derive(Subcommand)]
+pub enum GetCmd {
+    /// The user-supplied values (--all: computed).
+    Values {
+        /// Release name.
+        name: String,
+        /// Dump all (computed) values.
+        #[arg(short = 'a', long = "all")]
+        all: bool,
+        /// Revision.
+        #[arg(long = "revision")]
+        revision: Option<i64>,
+        #[command(flatten)]
+        read: ReadArgs,
+    },
+    /// The manifest.
+    Manifest {
+        /// Release name.
+        name: String,
+        /// Revision.
+        #[arg(long = "revision")]
+        revision: Option<i64>,
+        #[command(flatten)]
+        read: ReadArgs,
+    },
+    /// The notes.
+    Notes {
+        /// Release name.
+        name: String,
+        /// Revision.
+        #[arg(long = "revision")]
+        revision: Option<i64>,
+        #[command(flatten)]
+        read: ReadArgs,
+    },
+    /// The hooks.
+    Hooks {
+        /// Release name.
+        name: String,
+        /// Revision.
+        #[arg(long = "revision")]
+        revision: Option<i64>,
+        #[command(flatten)]
+        read: ReadArgs,
+    },
+    /// Everything.
+    All {
+        /// Release name.
+        name: String,
+        /// Revision.
+        #[arg(long = "revision")]
+        revision: Option<i64>,
+        #[command(flatten)]
+        read: ReadArgs,
+    },
+}
+
+/// `ferry list`.
+#[derive(Args)]
+pub struct ListArgs {
+    /// List releases across all namespaces.
+    #[arg(short = 'A', long = "all-namespaces")]
+    pub all_namespaces: bool,
+    /// Only names.
+    #[arg(short = 'q', long = "short")]
+    pub short: bool,
+    /// Show deployed releases.
+    #[arg(long)]
+    pub deployed: bool,
+    /// Show failed releases.
+    #[arg(long)]
+    pub failed: bool,
+    /// Show pending releases.
+    #[arg(long)]
+    pub pending: bool,
+    /// Show superseded releases.
+    #[arg(long)]
+    pub superseded: bool,
+    /// Show uninstalled releases.
+    #[arg(long)]
+    pub uninstalled: bool,
+    #[command(flatten)]
+    pub read: ReadArgs,
+}
+
+fn driver() -> anyhow::Result<Driver> {
+    let d = std::env::var("HELM_DRIVER").unwrap_or_default();
+    Driver::parse(&d).with_context(|| format!("unknown driver \"{d}\""))
+}
+
+async fn connect(kube: &KubeFlags, namespace: &str) -> anyhow::Result<Client> {
+    Ok(Client::connect(ConnectOptions {
+        kubeconfig: kube.kubeconfig.clone(),
+        context: kube.kube_context.clone(),
+        namespace: Some(namespace.to_string()),
+        driver: Some(driver()?),
+    })
+    .await?)
+}
+
+fn namespace(ns: &Option<String>) -> String {
+    ns.clone()
+        .or_else(|| std::env::var("HELM_NAMESPACE").ok())
+        .unwrap_or_else(|| "default".into())
+}
+
+/// Prints progress events on stderr, one line each.
+fn progress(mode: &str) -> (Progress, Option<tokio::task::JoinHandle<()>>) {
+    if mode == "none" {
+        return (Progress::default(), None);
+    }
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let task = tokio::spawn(async move {
+        while let Some(e) = rx.recv().await {
+            let line = match e {
+                Event::Step(s) => format!("==> {s}"),
+                Event::Applied { object, action } => format!("    {object} {action}"),
+                Event::Waiting { object, reason } => format!("    {object}: waiting ({reason})"),
+                Event::Ready { object } => format!("    {object}: ready"),
+                Event::Failed { object, reason } => format!("    {object}: FAILED ({reason})"),
+            };
+            eprintln!("{line}");
+        }
+    });
+    (Progress::channel(tx), Some(task))
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?)
+}
+
+/// The status block helm prints after install/upgrade/rollback and for `status`.
+pub fn status_text(r: &Release) -> String {
+    let mut out = format!("NAME: {}\n", r.name);
+    if let Some(t) = GoTime::parse(&r.info.last_deployed).filter(|t| !t.is_zero()) {
+        out.push_str(&format!("LAST DEPLOYED: {}\n", t.ansic()));
+    }
+    out.push_str(&format!(
+        "NAMESPACE: {}\nSTATUS: {}\nREVISION: {}\nDESCRIPTION: {}\n",
+        r.namespace, r.info.status, r.version, r.info.description
+    ));
+    let tests: Vec<_> = r
+        .hooks
+        .iter()
+        .filter(|h| h.events.iter().any(|e| e == "test"))
+        .collect();
+    if tests.is_empty() {
+        out.push_str("TEST SUITE: None\n");
+    } else {
+        for h in tests {
+            let Some(started) = GoTime::parse(&h.last_run.started_at).filter(|t| !t.is_zero())
+            else {
+                continue;
+            };
+            let done = GoTime::parse(&h.last_run.completed_at)
+                .map(|t| t.ansic())
+                .unwrap_or_default();
+            out.push_str(&format!(
+                "TEST SUITE:     {}\nLast Started:   {}\nLast Completed: {}\nPhase:          {}\n",
+                h.name,
+                started.ansic(),
+                done,
+                h.last_run.phase
+            ));
+        }
+    }
+    if !r.info.notes.is_empty() {
+        out.push_str(&format!("NOTES:\n{}\n", r.info.notes.trim()));
+    }
+    out
+}
+
+fn print_release(r: &Release, output: &str, out: &mut String) -> anyhow::Result<()> {
+    match output {
+        "json" => {
+            out.push_str(&serde_json::to_string(r)?);
+            out.push('\n');
+        }
+        "yaml" => out.push_str(&chart::yaml::to_yaml(&Value::from_json(
+            &serde_json::to_value(r)?,
+        ))),
+        "table" => out.push_str(&status_text(r)),
+        o => bail!("invalid format type \"{o}\""),
+    }
+    Ok(())
+}
+
+fn wait_mode(w: &Option<String>) -> anyhow::Result<bool> {
+    match w.as_deref() {
+        None | Some("hookOnly") | Some("false") => Ok(false),
+        Some("watcher") | Some("legacy") | Some("true") => Ok(true),
+        Some(o) => bail!("invalid wait strategy \"{o}\": must be watcher, legacy or hookOnly"),
+    }
+}
+
+/// `ferry install NAME CHART` (with `--dry-run`: no cluster).
+pub fn install(a: &ClusterInstallArgs, out: &mut String) -> anyhow::Result<()> {
+    if a.base.dry_run.is_some() {
+        return render_cmd::install(&a.base, out);
+    }
+    let chart = chart::load(&a.base.chart)?;
+    let user = a
+        .base
+        .render
+        .values
+        .options()
+        .merge(&mut |p| crate::read_input(p))?;
+    let ns = a.base.render.namespace.clone();
+    let rt = runtime()?;
+    rt.block_on(async {
+        let mut client = connect(&a.op.kube, &ns).await?;
+        let (p, task) = progress(&a.op.progress);
+        client.progress = p;
+        client.lock = LockOptions {
+            wait: a.op.wait_for_lock,
+            ..LockOptions::default()
+        };
+        let req = UpgradeRequest {
+            install: true,
+            install_only: true,
+            values: user,
+            atomic: a.atomic,
+            wait: wait_mode(&a.op.wait)? || a.atomic,
+            wait_for_jobs: a.op.wait_for_jobs,
+            timeout: a.op.timeout,
+            create_namespace: a.create_namespace,
+            no_hooks: a.base.render.no_hooks,
+            skip_crds: a.skip_crds,
+            take_ownership: a.take_ownership,
+            force_conflicts: a.force_conflicts,
+            description: a.description.clone(),
+            sub_notes: a.base.render.render_subchart_notes,
+            ..UpgradeRequest::new(&a.base.name, chart, &ns)
+        };
+        let res = client.upgrade(req).await;
+        drop(client);
+        if let Some(t) = task {
+            let _ = t.await;
+        }
+        let r = res?;
+        print_release(&r, &a.base.output, out)
+    })
+}
+
+/// `ferry upgrade NAME CHART`.
+pub fn upgrade(a: &UpgradeArgs, out: &mut String) -> anyhow::Result<()> {
+    let chart = chart::load(&a.chart)?;
+    let user = a
+        .render
+        .values
+        .options()
+        .merge(&mut |p| crate::read_input(p))?;
+    let ns = a.render.namespace.clone();
+    let rt = runtime()?;
+    rt.block_on(async {
+        let mut client = connect(&a.op.kube, &ns).await?;
+        let existed = !client.storage(Some(&ns)).history(&a.name).await?.is_empty();
+        if a.install && !existed && a.op.output == "table" {
+            out.push_str(&format!(
+                "Release {:?} does not exist. Installing it now.\n",
+                a.name
+            ));
+        }
+        let (p, task) = progress(&a.op.progress);
+        client.progress = p;
+        client.lock = LockOptions {
+            wait: a.op.wait_for_lock,
+            ..LockOptions::default()
+        };
+        let req = UpgradeRequest {
+            install: a.install,
+            values: user,
+            atomic: a.atomic,
+            wait: wait_mode(&a.op.wait)? || a.atomic,
+            wait_for_jobs: a.op.wait_for_jobs,
+            timeout: a.op.timeout,
+            create_namespace: a.create_namespace,
+            no_hooks: a.render.no_hooks,
+            skip_crds: a.skip_crds,
+            take_ownership: a.take_ownership,
+            force_conflicts: a.force_conflicts,
+            reuse_values: a.reuse_values,
+            reset_values: a.reset_values,
+            reset_then_reuse_values: a.reset_then_reuse_values,
+            history_max: a.history_max,
+            description: a.description.clone(),
+            cleanup_on_fail: a.cleanup_on_fail,
+            sub_notes: a.render.render_subchart_notes,
+            ..UpgradeRequest::new(&a.name, chart, &ns)
+        };
+        let res = client.upgrade(req).await;
+        drop(client);
+        if let Some(t) = task {
+            let _ = t.await;
+        }
+        let r = res?;
+        if existed && a.op.output == "table" {
+            out.push_str(&format!(
+                "Release {:?} has been upgraded. Happy Helming!\n",
+                a.name
+            ));
+        }
+        print_release(&r, &a.op.output, out)
+    })
+}
+
+/// `ferry rollback NAME [REVISION]`.
+pub fn rollback(a: &RollbackArgs, out: &mut String) -> anyhow::Result<()> {
+    let ns = namespace(&a.namespace);
+    runtime()?.block_on(async {
+        let mut client = connect(&a.op.kube, &ns).await?;
+        let (p, task) = progress(&a.op.progress);
+        client.progress = p;
+        client.lock = LockOptions {
+            wait: a.op.wait_for_lock,
+            ..LockOptions::default()
+        };
+        let res = client
+            .rollback(RollbackRequest {
+                name: a.name.clone(),
+                namespace: ns.clone(),
+                revision: a.revision.unwrap_or(0),
+                wait: wait_mode(&a.op.wait)?,
+                wait_for_jobs: a.op.wait_for_jobs,
+                timeout: a.op.timeout,
+                no_hooks: a.no_hooks,
+                history_max: a.history_max,
+            })
+            .await;
+        drop(client);
+        if let Some(t) = task {
+            let _ = t.await;
+        }
+        res?;
+        out.push_str("Rollback was a success! Happy Helming!\n");
+        Ok(())
+    })
+}
+
+/// `ferry uninstall NAME...`.
+pub fn uninstall(a: &UninstallArgs, out: &mut String) -> anyhow::Result<()> {
+    let ns = namespace(&a.namespace);
+    runtime()?.block_on(async {
+        let mut client = connect(&a.op.kube, &ns).await?;
+        let (p, task) = progress(&a.op.progress);
+        client.progress = p;
+        client.lock = LockOptions {
+            wait: a.op.wait_for_lock,
+            ..LockOptions::default()
+        };
+        let mut result = Ok(());
+        for name in &a.names {
+            match client
+                .uninstall(UninstallRequest {
+                    name: name.clone(),
+                    namespace: ns.clone(),
+                    keep_history: a.keep_history,
+                    wait: wait_mode(&a.op.wait)?,
+                    timeout: a.op.timeout,
+                    no_hooks: a.no_hooks,
+                })
+                .await
+            {
+                Ok(u) => {
+                    if !u.kept.is_empty() {
+                        out.push_str("These resources were kept due to the resource policy:\n");
+                        for k in &u.kept {
+                            out.push_str(&format!("[{k}]\n"));
+                        }
+                        out.push('\n');
+                    }
+                    out.push_str(&format!("release \"{name}\" uninstalled\n"));
+                }
+                Err(e) => {
+                    result = Err(e.into());
+                    break;
+                }
+            }
+        }
+        drop(client);
+        if let Some(t) = task {
+            let _ = t.await;
+        }
+        result
+    })
+}
+
+fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    chart::deps::format_table(headers, rows) + "\n"
+}
+
+fn encode(v: &serde_json::Value, output: &str, out: &mut String) -> anyhow::Result<()> {
+    match output {
+        "json" => {
+            out.push_str(&serde_json::to_string(v)?);
+            out.push('\n');
+        }
+        "yaml" => out.push_str(&chart::yaml::to_yaml(&Value::from_json(v))),
+        o => bail!("invalid format type \"{o}\""),
+    }
+    Ok(())
+}
+
+/// `ferry history NAME`.
+pub fn history(name: &str, max: usize, a: &ReadArgs, out: &mut String) -> anyhow::Result<()> {
+    let ns = namespace(&a.namespace);
+    runtime()?.block_on(async {
+        let client = connect(&a.kube, &ns).await?;
+        let mut h = client.storage(Some(&ns)).history(name).await?;
+        if h.is_empty() {
+            bail!("release: not found");
+        }
+        if h.len() > max {
+            h.drain(..h.len() - max);
+        }
+        let rows: Vec<serde_json::Value> = h
+            .iter()
+            .map(|r| {
+                let mut m = serde_json::json!({"revision": r.version});
+                if let Some(t) = GoTime::parse(&r.info.last_deployed).filter(|t| !t.is_zero()) {
+                    m["updated"] = t.rfc3339_nano().into();
+                }
+                m["status"] = r.info.status.to_string().into();
+                m["chart"] = r.chart_label().into();
+                m["app_version"] = r.chart_metadata("appVersion").into();
+                m["description"] = r.info.description.clone().into();
+                m
+            })
+            .collect();
+        if a.output == "table" {
+            let cells: Vec<Vec<String>> = h
+                .iter()
+                .map(|r| {
+                    vec![
+                        r.version.to_string(),
+                        GoTime::parse(&r.info.last_deployed)
+                            .map(|t| t.ansic())
+                            .unwrap_or_default(),
+                        r.info.status.to_string(),
+                        r.chart_label(),
+                        r.chart_metadata("appVersion").to_string(),
+                        r.info.description.clone(),
+                    ]
+                })
+                .collect();
+            out.push_str(&table(
+                &[
+                    "REVISION",
+                    "UPDATED",
+                    "STATUS",
+                    "CHART",
+                    "APP VERSION",
+                    "DESCRIPTION",
+                ],
+                &cells,
+            ));
+            return Ok(());
+        }
+        encode(&serde_json::Value::Array(rows), &a.output, out)
+    })
+}
+
+/// `ferry list`.
+pub fn list(a: &ListArgs, out: &mut String) -> anyhow::Result<()> {
+    let ns = namespace(&a.read.namespace);
+    runtime()?.block_on(async {
+        let client = connect(&a.read.kube, &ns).await?;
+        let store = client.storage(if a.all_namespaces { None } else { Some(&ns) });
+        let all = store.list_all().await?;
+        // The latest revision per namespace/name.
+        let mut latest: std::collections::BTreeMap<(String, String), Release> = Default::default();
+        for r in all {
+            let k = (r.namespace.clone(), r.name.clone());
+            if latest.get(&k).is_none_or(|x| x.version < r.version) {
+                latest.insert(k, r);
+            }
+        }
+        let any = a.deployed || a.failed || a.pending || a.superseded || a.uninstalled;
+        let rels: Vec<Release> = latest
+            .into_values()
+            .filter(|r| {
+                !any || (a.deployed && r.info.status == Status::Deployed)
+                    || (a.failed && r.info.status == Status::Failed)
+                    || (a.pending && r.info.status.is_pending())
+                    || (a.superseded && r.info.status == Status::Superseded)
+                    || (a.uninstalled && r.info.status == Status::Uninstalled)
+            })
+            .collect();
+        if a.short {
+            for r in &rels {
+                out.push_str(&format!("{}\n", r.name));
+            }
+            return Ok(());
+        }
+        let updated = |r: &Release| {
+            GoTime::parse(&r.info.last_deployed)
+                .filter(|t| !t.is_zero())
+                .map(|t| t.go_string())
+                .unwrap_or_else(|| "-".into())
+        };
+        if a.read.output == "table" {
+            let cells: Vec<Vec<String>> = rels
+                .iter()
+                .map(|r| {
+                    vec![
+                        r.name.clone(),
+                        r.namespace.clone(),
+                        r.version.to_string(),
+                        updated(r),
+                        r.info.status.to_string(),
+                        r.chart_label(),
+                        r.chart_metadata("appVersion").to_string(),
+                    ]
+                })
+                .collect();
+            out.push_str(&table(
+                &["NAME", "NAMESPACE", "REVISION", "UPDATED", "STATUS", "CHART", "APP VERSION"],
+                &cells,
+            ));
+            return Ok(());
+        }
+        let rows: Vec<serde_json::Value> = rels
+            .iter()
+            .map(|r| {
+                serde_json::json!({"name": r.name, "namespace": r.namespace, "revision": r.version.to_string(),
+                    "updated": updated(r), "status": r.info.status.to_string(), "chart": r.chart_label(),
+                    "app_version": r.chart_metadata("appVersion")})
+            })
+            .collect();
+        encode(&serde_json::Value::Array(rows), &a.read.output, out)
+    })
+}
+
+async fn load(
+    client: &Client,
+    ns: &str,
+    name: &str,
+    revision: Option<i64>,
+) -> anyhow::Result<Release> {
+    let store = client.storage(Some(ns));
+    Ok(match revision {
+        Some(v) => store.get(name, v).await?,
+        None => store.last(name).await?.context("release: not found")?,
+    })
+}
+
+/// `ferry status NAME`.
+pub fn status(
+    name: &str,
+    revision: Option<i64>,
+    a: &ReadArgs,
+    out: &mut String,
+) -> anyhow::Result<()> {
+    let ns = namespace(&a.namespace);
+    runtime()?.block_on(async {
+        let client = connect(&a.kube, &ns).await?;
+        let r = load(&client, &ns, name, revision).await?;
+        print_release(&r, &a.output, out)
+    })
+}
+
+fn computed(r: &Release) -> serde_json::Map<String, serde_json::Value> {
+    let mut vals = r.chart_values();
+    fn merge(
+        base: &mut serde_json::Map<String, serde_json::Value>,
+        over: &serde_json::Map<String, serde_json::Value>,
+    ) {
+        for (k, v) in over {
+            match (base.get_mut(k), v) {
+                (Some(serde_json::Value::Object(b)), serde_json::Value::Object(o)) => merge(b, o),
+                _ => {
+                    base.insert(k.clone(), v.clone());
+                }
+            }
+        }
+    }
+    merge(&mut vals, &r.config);
+    vals
+}
+
+/// `ferry get ...`.
+pub fn get(cmd: &GetCmd, out: &mut String) -> anyhow::Result<()> {
+    let (name, revision, read) = match cmd {
+        GetCmd::Values {
+            name,
+            revision,
+            read,
+            ..
+        }
+        | GetCmd::Manifest {
+            name,
+            revision,
+            read,
+        }
+        | GetCmd::Notes {
+            name,
+            revision,
+            read,
+        }
+        | GetCmd::Hooks {
+            name,
+            revision,
+            read,
+        }
+        | GetCmd::All {
+            name,
+            revision,
+            read,
+        } => (name, *revision, read),
+    };
+    let ns = namespace(&read.namespace);
+    runtime()?.block_on(async {
+        let client = connect(&read.kube, &ns).await?;
+        let r = load(&client, &ns, name, revision).await?;
+        match cmd {
+            GetCmd::Values { all, .. } => {
+                let vals = if *all { computed(&r) } else { r.config.clone() };
+                let v = serde_json::Value::Object(vals);
+                if read.output == "table" {
+                    out.push_str(if *all {
+                        "COMPUTED VALUES:\n"
+                    } else {
+                        "USER-SUPPLIED VALUES:\n"
+                    });
+                    out.push_str(&chart::yaml::to_yaml(&Value::from_json(&v)));
+                } else {
+                    encode(&v, &read.output, out)?;
+                }
+            }
+            GetCmd::Manifest { .. } => {
+                out.push_str(&r.manifest);
+                out.push('\n');
+            }
+            GetCmd::Notes { .. } => {
+                out.push_str(&format!("NOTES:\n{}\n", r.info.notes));
+            }
+            GetCmd::Hooks { .. } => {
+                for h in &r.hooks {
+                    out.push_str(&format!("---\n# Source: {}\n{}\n", h.path, h.manifest));
+                }
+            }
+            GetCmd::All { .. } => {
+                out.push_str(&status_text(&r));
+                out.push_str("USER-SUPPLIED VALUES:\n");
+                out.push_str(&chart::yaml::to_yaml(&Value::from_json(
+                    &serde_json::Value::Object(r.config.clone()),
+                )));
+                out.push_str("\nCOMPUTED VALUES:\n");
+                out.push_str(&chart::yaml::to_yaml(&Value::from_json(
+                    &serde_json::Value::Object(computed(&r)),
+                )));
+                out.push_str("\nHOOKS:\n");
+                for h in &r.hooks {
+                    out.push_str(&format!("---\n# Source: {}\n{}\n", h.path, h.manifest));
+                }
+                out.push_str(&format!("MANIFEST:\n{}\n", r.manifest));
+            }
+        }
+        Ok(())
+    })
+}
