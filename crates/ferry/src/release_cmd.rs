@@ -51,6 +51,11 @@ pub struct OpFlags {
     /// Output format: table, json or yaml.
     #[arg(short = 'o', long = "output", default_value = "table")]
     pub output: String,
+    /// Field manager for server-side apply. Helm's CLI applies as `helm` (the default here, so
+    /// helm and ferry take turns on a release without conflicts); Helm's Go SDK applies under
+    /// its program's name.
+    #[arg(long = "field-manager", default_value = "helm")]
+    pub field_manager: String,
     #[command(flatten)]
     pub kube: KubeFlags,
 }
@@ -101,6 +106,11 @@ pub struct InstallOpFlags {
     /// Progress on stderr: `plain` or `none`.
     #[arg(long = "progress", default_value = "plain")]
     pub progress: String,
+    /// Field manager for server-side apply. Helm's CLI applies as `helm` (the default here, so
+    /// helm and ferry take turns on a release without conflicts); Helm's Go SDK applies under
+    /// its program's name.
+    #[arg(long = "field-manager", default_value = "helm")]
+    pub field_manager: String,
     #[command(flatten)]
     pub kube: KubeFlags,
 }
@@ -423,6 +433,7 @@ pub fn install(a: &ClusterInstallArgs, out: &mut String) -> anyhow::Result<()> {
         let mut client = connect(&a.op.kube, &ns).await?;
         let (p, task) = progress(&a.op.progress);
         client.progress = p;
+        client.field_manager = a.op.field_manager.clone();
         client.lock = LockOptions {
             wait: a.op.wait_for_lock,
             ..LockOptions::default()
@@ -475,6 +486,7 @@ pub fn upgrade(a: &UpgradeArgs, out: &mut String) -> anyhow::Result<()> {
         }
         let (p, task) = progress(&a.op.progress);
         client.progress = p;
+        client.field_manager = a.op.field_manager.clone();
         client.lock = LockOptions {
             wait: a.op.wait_for_lock,
             ..LockOptions::default()
@@ -523,6 +535,7 @@ pub fn rollback(a: &RollbackArgs, out: &mut String) -> anyhow::Result<()> {
         let mut client = connect(&a.op.kube, &ns).await?;
         let (p, task) = progress(&a.op.progress);
         client.progress = p;
+        client.field_manager = a.op.field_manager.clone();
         client.lock = LockOptions {
             wait: a.op.wait_for_lock,
             ..LockOptions::default()
@@ -556,6 +569,7 @@ pub fn uninstall(a: &UninstallArgs, out: &mut String) -> anyhow::Result<()> {
         let mut client = connect(&a.op.kube, &ns).await?;
         let (p, task) = progress(&a.op.progress);
         client.progress = p;
+        client.field_manager = a.op.field_manager.clone();
         client.lock = LockOptions {
             wait: a.op.wait_for_lock,
             ..LockOptions::default()

@@ -398,7 +398,8 @@ fn post_renderer_rewrites_every_document_hooks_included() {
     assert!(out.ok, "{}", out.stderr);
     assert_eq!(
         out.stdout,
-        "---\n# Source: generated-by-postrender-3.yaml\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\n---\n# Source: pr/templates/app.yaml\napiVersion: v1\nkind: Service\nmetadata:\n  name: r-svc-patched\n  labels:\n    a: b\n---\n# Source: pr/templates/app.yaml\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: r-app-patched\nspec:\n  replicas: 1\n---\n# Source: pr/templates/job.yaml\napiVersion: batch/v1\nkind: Job\nmetadata:\n  name: r-migrate-patched\n  annotations:\n    \"helm.sh/hook\": pre-install\nspec: {}\n"
+        // (the last document of each file keeps its final newline, as in Helm's output)
+        "---\n# Source: generated-by-postrender-3.yaml\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\n\n---\n# Source: pr/templates/app.yaml\napiVersion: v1\nkind: Service\nmetadata:\n  name: r-svc-patched\n  labels:\n    a: b\n\n---\n# Source: pr/templates/app.yaml\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: r-app-patched\nspec:\n  replicas: 1\n---\n# Source: pr/templates/job.yaml\napiVersion: batch/v1\nkind: Job\nmetadata:\n  name: r-migrate-patched\n  annotations:\n    \"helm.sh/hook\": pre-install\nspec: {}\n\n"
     );
 
     // install --dry-run: the stored manifest, hooks and notes
@@ -518,7 +519,7 @@ fn template_errors_print_the_source_line_with_a_caret() {
     assert!(!out.ok);
     assert_eq!(
         out.stderr,
-        "Error: execution error at (mychart/templates/deploy.yaml:3:29): image is required\n  3 |   image: {{ .Values.image | required \"image is required\" }}\n    |                              ^\n"
+        "Error: execution error at (mychart/templates/deploy.yaml:3:28): image is required\n  3 |   image: {{ .Values.image | required \"image is required\" }}\n    |                             ^\n"
     );
 }
 

@@ -1,0 +1,399 @@
+//! The release commands through the `ferry` binary against the API simulator, and with real
+//! Helm (the oracle) on the same simulator: interop both ways, hooks, ownership.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use ferry_testsupport::{helm_oracle, run};
+use serde_json::Value;
+
+struct Env {
+    sim: kubesim::Sim,
+    _dir: tempfile::TempDir,
+    kc: String,
+    root: PathBuf,
+}
+
+async fn env() -> Env {
+    let sim = kubesim::Sim::start(kubesim::Config {
+        ready_after: Duration::from_millis(200),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let kc = dir.path().join("kubeconfig");
+    sim.write_kubeconfig(&kc).unwrap();
+    Env {
+        sim,
+        kc: kc.to_string_lossy().into_owned(),
+        root: dir.path().to_path_buf(),
+        _dir: dir,
+    }
+}
+
+impl Env {
+    /// Runs ferry in a blocking thread (the simulator serves on this runtime).
+    async fn ferry(&self, args: &[&str]) -> (bool, String, String) {
+        let mut all: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        all.extend(["--kubeconfig".to_string(), self.kc.clone()]);
+        tokio::task::spawn_blocking(move || {
+            let o = Command::new(env!("CARGO_BIN_EXE_ferry"))
+                .args(&all)
+                .output()
+                .unwrap();
+            (
+                o.status.success(),
+                String::from_utf8_lossy(&o.stdout).into_owned(),
+                String::from_utf8_lossy(&o.stderr).into_owned(),
+            )
+        })
+        .await
+        .unwrap()
+    }
+
+    async fn helm(&self, oracle: &Path, ns: &str, args: &[&str]) -> (bool, Value, String) {
+        let mut all = vec!["release", "--kubeconfig", &self.kc, "-n", ns];
+        all.extend_from_slice(args);
+        let o = run(oracle, &all, &[], Duration::from_secs(120)).await;
+        (
+            o.ok,
+            serde_json::from_str(&o.stdout).unwrap_or(Value::Null),
+            o.stderr,
+        )
+    }
+
+    fn chart(&self, name: &str, files: &[(&str, &str)]) -> String {
+        let d = self.root.join(name);
+        for (f, text) in files {
+            let p = d.join(f);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        }
+        d.to_string_lossy().into_owned()
+    }
+}
+
+fn order_service() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata/charts/order-service")
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn history(json: &str) -> Vec<(i64, String)> {
+    let v: Value = serde_json::from_str(json).unwrap();
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["revision"].as_i64().unwrap(),
+                r["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn helm_continues_a_ferry_release_and_ferry_continues_a_helm_release() {
+    let Some(oracle) = helm_oracle() else { return };
+    let e = env().await;
+    let chart = order_service();
+    // Helm's CLI applies as field manager `helm`, ferry's default. The oracle is Helm's Go SDK
+    // inside Python, which applies under its program's name, `python`: ferry takes that name
+    // here, as it would `helm` next to the helm CLI.
+    let fm = ["--field-manager", "python"];
+
+    // ferry installs; Helm lists, reads and upgrades it.
+    let (ok, out, err) = e
+        .ferry(
+            &[
+                &[
+                    "install",
+                    "shop",
+                    &chart,
+                    "-n",
+                    "default",
+                    "--set",
+                    "image.tag=v1",
+                    "--wait",
+                ],
+                &fm[..],
+            ]
+            .concat(),
+        )
+        .await;
+    assert!(ok, "{err}");
+    assert!(out.contains("STATUS: deployed"), "{out}");
+    let (ok, list, err) = e.helm(&oracle, "default", &["list"]).await;
+    assert!(ok, "{err}");
+    assert_eq!(list[0]["name"], "shop");
+    let (_, vals, _) = e.helm(&oracle, "default", &["get-values", "shop"]).await;
+    assert_eq!(vals, serde_json::json!({"image": {"tag": "v1"}}));
+    let (_, got, _) = e.helm(&oracle, "default", &["get", "shop"]).await;
+    let (_, manifest, _) = e.ferry(&["get", "manifest", "shop", "-n", "default"]).await;
+    assert_eq!(
+        got["summary"]["manifest"].as_str().unwrap().trim(),
+        manifest.trim()
+    );
+    let (ok, _, err) = e
+        .helm(
+            &oracle,
+            "default",
+            &["upgrade", "shop", &chart, "--set", "image.tag=v2", "--wait"],
+        )
+        .await;
+    assert!(ok, "helm upgrades ferry's release: {err}");
+    let d = e
+        .sim
+        .get("apps", "deployments", "default", "shop-order-service")
+        .unwrap();
+    assert!(
+        d["spec"]["template"]["spec"]["containers"][0]["image"]
+            .as_str()
+            .unwrap()
+            .ends_with(":v2")
+    );
+
+    // Helm installs; ferry upgrades and rolls back.
+    let (ok, _, err) = e
+        .helm(
+            &oracle,
+            "default",
+            &["install", "cart", &chart, "--set", "image.tag=h1", "--wait"],
+        )
+        .await;
+    assert!(ok, "{err}");
+    let (ok, _, err) = e
+        .ferry(
+            &[
+                &[
+                    "upgrade",
+                    "cart",
+                    &chart,
+                    "-n",
+                    "default",
+                    "--set",
+                    "image.tag=f2",
+                    "--wait",
+                ],
+                &fm[..],
+            ]
+            .concat(),
+        )
+        .await;
+    assert!(ok, "ferry upgrades Helm's release: {err}");
+    let (ok, _, err) = e
+        .ferry(
+            &[
+                &["rollback", "cart", "1", "-n", "default", "--wait"],
+                &fm[..],
+            ]
+            .concat(),
+        )
+        .await;
+    assert!(ok, "{err}");
+    let d = e
+        .sim
+        .get("apps", "deployments", "default", "cart-order-service")
+        .unwrap();
+    assert!(
+        d["spec"]["template"]["spec"]["containers"][0]["image"]
+            .as_str()
+            .unwrap()
+            .ends_with(":h1")
+    );
+
+    // Both tools agree on both histories.
+    for name in ["shop", "cart"] {
+        let (_, h, _) = e.helm(&oracle, "default", &["history", name]).await;
+        let helm_hist: Vec<(i64, String)> = h
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["revision"].as_i64().unwrap(),
+                    r["status"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        let (ok, out, err) = e
+            .ferry(&["history", name, "-n", "default", "-o", "json"])
+            .await;
+        assert!(ok, "{err}");
+        assert_eq!(history(&out), helm_hist, "{name}");
+    }
+    let (_, out, _) = e
+        .ferry(&["history", "cart", "-n", "default", "-o", "json"])
+        .await;
+    assert_eq!(
+        history(&out),
+        [
+            (1, "superseded".into()),
+            (2, "superseded".into()),
+            (3, "deployed".into())
+        ]
+    );
+    e.sim.shutdown().await;
+}
+
+const HOOK_JOB: &str = "apiVersion: batch/v1
+kind: Job
+metadata:
+  name: {{ .Release.Name }}-{{ .Values.NAME }}
+  annotations:
+    helm.sh/hook: pre-install,pre-upgrade
+    helm.sh/hook-weight: \"{{ .Values.WEIGHT }}\"
+    helm.sh/hook-delete-policy: {{ .Values.POLICY }}
+spec:
+  backoffLimit: 0
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+        - name: run
+          image: busybox:{{ .Values.TAG }}
+";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hooks_run_in_weight_order_with_delete_policies_and_a_failing_hook_rolls_back() {
+    let e = env().await;
+    let job = |name: &str, weight: &str, policy: &str, tag: &str| {
+        HOOK_JOB
+            .replace("{{ .Values.NAME }}", name)
+            .replace("{{ .Values.WEIGHT }}", weight)
+            .replace("{{ .Values.POLICY }}", policy)
+            .replace("{{ .Values.TAG }}", tag)
+    };
+    let late = job("migrate", "5", "before-hook-creation", "{{ .Values.tag }}");
+    let early = job("backup", "-5", "hook-succeeded", "1");
+    let chart = e.chart(
+        "hooked",
+        &[
+            ("Chart.yaml", "apiVersion: v2\nname: hooked\nversion: 1.0.0\n"),
+            ("values.yaml", "tag: \"1\"\n"),
+            ("templates/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-cfg\ndata:\n  tag: {{ .Values.tag | quote }}\n"),
+            ("templates/migrate.yaml", &late),
+            ("templates/backup.yaml", &early),
+        ],
+    );
+    let (ok, out, err) = e
+        .ferry(&["install", "app", &chart, "-n", "default", "-o", "json"])
+        .await;
+    assert!(ok, "{err}");
+    let rel: Value = serde_json::from_str(&out).unwrap();
+    let hooks = rel["hooks"].as_array().unwrap();
+    let started = |n: &str| {
+        hooks.iter().find(|h| h["name"] == n).unwrap()["last_run"]["started_at"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert!(
+        started("app-backup") < started("app-migrate"),
+        "weight -5 runs before weight 5"
+    );
+    assert!(hooks.iter().all(|h| h["last_run"]["phase"] == "Succeeded"));
+    assert!(
+        e.sim
+            .get("batch", "jobs", "default", "app-backup")
+            .is_none(),
+        "hook-succeeded deletes the hook after success"
+    );
+    assert!(
+        e.sim
+            .get("batch", "jobs", "default", "app-migrate")
+            .is_some(),
+        "before-hook-creation keeps it until the next run"
+    );
+
+    // A failing pre-upgrade hook fails the upgrade; --atomic rolls back.
+    let (ok, _, err) = e
+        .ferry(&[
+            "upgrade",
+            "app",
+            &chart,
+            "-n",
+            "default",
+            "--set",
+            "tag=fail",
+            "--atomic",
+            "--timeout",
+            "60s",
+        ])
+        .await;
+    assert!(!ok);
+    assert!(err.contains("pre-upgrade hooks failed"), "{err}");
+    assert!(err.contains("rolled back"), "{err}");
+    let (_, out, _) = e
+        .ferry(&["history", "app", "-n", "default", "-o", "json"])
+        .await;
+    assert_eq!(
+        history(&out),
+        [
+            (1, "superseded".into()),
+            (2, "failed".into()),
+            (3, "deployed".into())
+        ]
+    );
+    let cm = e.sim.get("", "configmaps", "default", "app-cfg").unwrap();
+    assert_eq!(cm["data"]["tag"], "1", "revision 1's objects are live");
+    e.sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn objects_of_another_owner_are_refused_unless_taken_over() {
+    let e = env().await;
+    let chart = e.chart(
+        "owned",
+        &[
+            (
+                "Chart.yaml",
+                "apiVersion: v2\nname: owned\nversion: 1.0.0\n",
+            ),
+            (
+                "templates/cm.yaml",
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: shared\ndata:\n  k: v\n",
+            ),
+        ],
+    );
+    let (ok, _, err) = e
+        .ferry(&["install", "first", &chart, "-n", "default"])
+        .await;
+    assert!(ok, "{err}");
+    let (ok, _, err) = e
+        .ferry(&["install", "second", &chart, "-n", "default"])
+        .await;
+    assert!(!ok);
+    assert!(
+        err.contains("ConfigMap \"shared\" in namespace \"default\" exists and cannot be imported into the current release: invalid ownership metadata; annotation validation error: key \"meta.helm.sh/release-name\" must equal \"second\": current value is \"first\""),
+        "{err}"
+    );
+    let (_, out, _) = e
+        .ferry(&["history", "second", "-n", "default", "-o", "json"])
+        .await;
+    assert!(
+        out.is_empty() || history(&out).iter().all(|(_, s)| s != "pending-install"),
+        "{out}"
+    );
+    let (ok, _, err) = e
+        .ferry(&[
+            "install",
+            "third",
+            &chart,
+            "-n",
+            "default",
+            "--take-ownership",
+        ])
+        .await;
+    assert!(ok, "{err}");
+    let cm = e.sim.get("", "configmaps", "default", "shared").unwrap();
+    assert_eq!(
+        cm["metadata"]["annotations"]["meta.helm.sh/release-name"],
+        "third"
+    );
+    e.sim.shutdown().await;
+}
