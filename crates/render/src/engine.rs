@@ -18,14 +18,155 @@ use crate::convert::{map_to_tmpl, values_type};
 use crate::helm::{self, Lookup, ROOT_NAME, RenderState};
 
 /// A template that failed to parse or execute, with Helm's message.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{message}")]
+///
+/// `Display` prints Helm's message alone (byte-identical to Helm's); the alternate form
+/// (`{:#}`) adds, beyond Helm, the source lines the error points at with a caret under the
+/// column:
+///
+/// ```text
+/// execution error at (mychart/templates/cm.yaml:3:10): ...
+///    3 |   key: {{ fail "no" }}
+///      |           ^
+/// ```
+#[derive(Debug, Clone, PartialEq)]
 pub struct TemplateError {
     /// The template that failed (`chart/templates/x.yaml`).
     pub template: String,
     /// Helm's wording (`parse error at (file:line): ...`, `execution error at (...)`, or the
     /// trace of nested template calls).
     pub message: String,
+    /// Beyond Helm: the source line of each template the error passes through (outermost
+    /// first), with a caret under the column where Go reports one; `None` when the error
+    /// points at no template file (e.g. inside a `tpl` string).
+    pub snippet: Option<String>,
+}
+
+impl std::fmt::Display for TemplateError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)?;
+        if f.alternate()
+            && let Some(s) = &self.snippet
+        {
+            write!(f, "\n{s}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for TemplateError {}
+
+/// A place in a template source an error points at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Frame {
+    /// Template path (`chart/templates/x.yaml`).
+    pub(crate) file: String,
+    /// 1-based line.
+    pub(crate) line: usize,
+    /// Byte column (0-based, as Go prints it), if known.
+    pub(crate) col: Option<usize>,
+}
+
+/// The places a Go template error passes through, outermost first: each failing node, then
+/// (for `include` and friends) the template error the function returned.
+pub(crate) fn go_frames(err: &ferry_gotmpl::Error) -> Vec<Frame> {
+    use ferry_gotmpl::Error as E;
+    let mut out: Vec<Frame> = Vec::new();
+    let mut cur = Some(err);
+    while let Some(e) = cur {
+        let f = match e {
+            E::Parse(p) => Some(Frame {
+                file: p.name.clone(),
+                line: p.line,
+                col: None,
+            }),
+            E::Exec(x) => Some(Frame {
+                file: x.location.clone(),
+                line: x.span.line,
+                col: Some(x.span.col),
+            }),
+            _ => None,
+        };
+        if let Some(f) = f
+            && out.last() != Some(&f)
+        {
+            out.push(f);
+        }
+        cur = e.inner();
+    }
+    out
+}
+
+/// Finds the source text of a template by path.
+pub(crate) type Texts<'a> = dyn Fn(&str) -> Option<&'a str> + 'a;
+
+/// The widest stretch of a source line shown around the caret.
+const SNIPPET_WIDTH: usize = 160;
+
+/// Source lines with a caret under the column, one block per frame whose source is known
+/// (`texts`); frames get a `--> file:line:col` header when there are several.
+pub(crate) fn snippet<'a>(frames: &[Frame], texts: &Texts<'a>) -> Option<String> {
+    let shown: Vec<(&Frame, &'a str)> = frames
+        .iter()
+        .filter_map(|f| {
+            let text = texts(&f.file)?;
+            let line = text.split('\n').nth(f.line.checked_sub(1)?)?;
+            Some((f, line.strip_suffix('\r').unwrap_or(line)))
+        })
+        .collect();
+    if shown.is_empty() {
+        return None;
+    }
+    let width = shown
+        .iter()
+        .map(|(f, _)| f.line.to_string().len())
+        .max()
+        .unwrap_or(1);
+    let mut out = Vec::new();
+    for (f, line) in &shown {
+        if shown.len() > 1 {
+            out.push(match f.col {
+                Some(c) => format!("  --> {}:{}:{c}", f.file, f.line),
+                None => format!("  --> {}:{}", f.file, f.line),
+            });
+        }
+        let mut col = f.col.map(|c| c.min(line.len()));
+        while let Some(c) = col
+            && !line.is_char_boundary(c)
+        {
+            col = Some(c - 1);
+        }
+        // long lines: a window around the caret
+        let (mut start, mut end) = (0, line.len());
+        if line.chars().count() > SNIPPET_WIDTH {
+            let c = col.unwrap_or(0);
+            start = c.saturating_sub(SNIPPET_WIDTH / 3);
+            while !line.is_char_boundary(start) {
+                start -= 1;
+            }
+            end = (start + SNIPPET_WIDTH).min(line.len());
+            while !line.is_char_boundary(end) {
+                end += 1;
+            }
+        }
+        let (pre, post) = (
+            if start > 0 { "..." } else { "" },
+            if end < line.len() { "..." } else { "" },
+        );
+        out.push(format!(
+            "  {:>width$} | {pre}{}{post}",
+            f.line,
+            &line[start..end]
+        ));
+        if let Some(c) = col {
+            let pad: String = pre
+                .chars()
+                .chain(line[start..c].chars())
+                .map(|ch| if ch == '\t' { '\t' } else { ' ' })
+                .collect();
+            out.push(format!("  {:>width$} | {pad}^", ""));
+        }
+    }
+    Some(out.join("\n"))
 }
 
 /// Renders chart trees. `strict` is Helm's `--strict` (missing keys are errors).
@@ -85,12 +226,14 @@ impl Engine {
                 .map_err(|e| TemplateError {
                     template: String::new(),
                     message: format!("cannot start the render thread: {e}"),
+                    snippet: None,
                 })?
                 .join()
                 .unwrap_or_else(|_| {
                     Err(TemplateError {
                         template: String::new(),
                         message: "rendering template failed: internal error".into(),
+                        snippet: None,
                     })
                 })
         })
@@ -132,6 +275,7 @@ impl Engine {
         set.parse(ROOT_NAME, "").map_err(|e| TemplateError {
             template: ROOT_NAME.into(),
             message: e.to_string(),
+            snippet: None,
         })?;
         let mut keys: Vec<&String> = tpls.keys().collect();
         // sort.Reverse(byPathLen): deepest paths first, then reverse lexical order
@@ -139,19 +283,38 @@ impl Engine {
             let (ca, cb) = (a.matches('/').count(), b.matches('/').count());
             cb.cmp(&ca).then_with(|| b.cmp(a))
         });
+        let texts = |name: &str| tpls.get(name).map(|r| r.text.as_str());
+        let texts: &Texts<'_> = &texts;
+        let error = |k: &str, e: &ferry_gotmpl::Error| TemplateError {
+            template: k.to_string(),
+            message: helm::helm_error(k, e),
+            snippet: snippet(&go_frames(e), texts),
+        };
         for k in &keys {
-            set.parse(k, &tpls[*k].text).map_err(|e| TemplateError {
-                template: (*k).clone(),
-                message: helm::helm_error(k, &e),
-            })?;
+            // `*.j2` templates are the Jinja flavour's, rendered below
+            if crate::jinja::is_jinja(k) {
+                continue;
+            }
+            set.parse(k, &tpls[*k].text).map_err(|e| error(k, &e))?;
         }
         let mut state = RenderState {
             strict: self.strict,
             ..Default::default()
         };
         let mut out = BTreeMap::new();
+        let mut jinja = Vec::new();
         for k in keys {
             let base = k.rsplit('/').next().unwrap_or(k);
+            if crate::jinja::is_jinja(k) {
+                let r = &tpls[k];
+                jinja.push(crate::jinja::Source {
+                    path: k.clone(),
+                    text: r.text.clone(),
+                    dot: r.vals.clone(),
+                    base_path: r.base_path.clone(),
+                });
+                continue;
+            }
             if base.starts_with('_') {
                 continue;
             }
@@ -171,11 +334,23 @@ impl Engine {
             );
             let text = set
                 .execute_with(k, &Value::Map(r.vals.clone()), &mut state)
-                .map_err(|e| TemplateError {
-                    template: k.clone(),
-                    message: helm::helm_error(k, &e),
-                })?;
+                .map_err(|e| error(k, &e))?;
             out.insert(k.clone(), text.replace("<no value>", ""));
+        }
+        if !jinja.is_empty() {
+            jinja.sort_by(|a, b| a.path.cmp(&b.path));
+            for (name, text) in crate::jinja::render(&jinja, &set, self.strict, texts)? {
+                if out.contains_key(&name) {
+                    return Err(TemplateError {
+                        message: format!(
+                            "template {name} is rendered twice: from {name} and from {name}.j2"
+                        ),
+                        template: name,
+                        snippet: None,
+                    });
+                }
+                out.insert(name, text);
+            }
         }
         Ok(out)
     }

@@ -22,6 +22,7 @@ mod context;
 mod convert;
 mod engine;
 mod helm;
+mod jinja;
 pub mod manifest;
 mod release;
 pub mod sprig;
@@ -30,4 +31,7 @@ pub use context::{Capabilities, DEFAULT_API_VERSIONS, ReleaseOptions, glob_match
 pub use convert::{from_tmpl, to_tmpl};
 pub use engine::{CustomFuncs, Engine, TemplateError, helm_funcs};
 pub use helm::{Lookup, RECURSION_MAX, b64 as base64_encode};
-pub use release::{RenderError, RenderRequest, Rendered, crd_files, render_release};
+pub use release::{
+    POSTRENDER_FILENAME, PostRenderer, RenderError, RenderRequest, Rendered, annotate_and_merge,
+    crd_files, render_release, render_release_with, split_and_deannotate,
+};
