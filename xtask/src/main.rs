@@ -1,7 +1,9 @@
 //! `cargo xtask <task>`: project automation.
 //!
-//! - `demo`: the README's main command — builds ferry and runs the seed workflow's chart steps
-//!   on `testdata/charts/umbrella-chart`, printing each command and ferry's real output.
+//! - `demo`: the README's main command — builds ferry, starts its API simulator and runs the
+//!   seed workflow on `testdata/charts/umbrella-chart` (dependency build, install with --atomic
+//!   --wait --create-namespace, an upgrade, a failing upgrade that rolls back by itself, a
+//!   rollback, history), printing each command and ferry's real output.
 //! - `ci`: what `.ci/run` checks, minus installing the oracle: fmt, clippy, cargo-deny, tests.
 //! - `bench`: parse and render of a large corpus chart, ferry beside real Helm, as a ratio;
 //!   then the simulator's requests per second (`bench-sim` alone).
@@ -40,26 +42,117 @@ fn demo() -> Result<()> {
     run(cargo().args(["build", "--quiet", "--release", "-p", "ferry"]))?;
     let ferry = root().join("target/release/ferry");
     let chart = "testdata/charts/umbrella-chart";
-    let steps: &[&[&str]] = &[
-        &["dependency", "build", chart],
-        &["dependency", "list", chart],
-        &["show", "chart", chart],
-        &[
-            "show",
-            "values",
-            "--computed",
-            chart,
-            "--set",
-            "order-service.replicaCount=5",
-        ],
-        &["package", chart, "-d", "target/demo"],
+    let work = root().join("target/demo");
+    std::fs::create_dir_all(&work)?;
+    let kubeconfig = work.join("kubeconfig");
+    let _ = std::fs::remove_file(&kubeconfig);
+
+    // The cluster: ferry's own API simulator (Pods become ready after 1s; an image tagged
+    // `fail` crash-loops), so the demo needs no cluster.
+    println!(
+        "$ ferry sim serve --kubeconfig-out {} --ready-after 1s &",
+        kubeconfig.display()
+    );
+    let mut sim = Command::new(&ferry)
+        .args(["sim", "serve", "--ready-after", "1s", "--kubeconfig-out"])
+        .arg(&kubeconfig)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .context("starting the simulator")?;
+    let mut url = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(sim.stdout.take().context("simulator stdout")?),
+        &mut url,
+    )?;
+    println!("{}", url.trim());
+    println!();
+    let kc = kubeconfig.to_string_lossy().into_owned();
+    let deploy: Vec<&str> = vec![
+        "upgrade",
+        "production",
+        chart,
+        "--install",
+        "--atomic",
+        "--create-namespace",
+        "--wait",
+        "--namespace",
+        "production",
+        "--kubeconfig",
+        &kc,
     ];
-    for args in steps {
+    let with = |extra: &[&'static str]| -> Vec<String> {
+        deploy
+            .iter()
+            .map(|s| s.to_string())
+            .chain(extra.iter().map(|s| s.to_string()))
+            .collect()
+    };
+    let s = |v: &[&str]| -> Vec<String> { v.iter().map(|x| x.to_string()).collect() };
+    let steps: Vec<(Vec<String>, bool)> = vec![
+        (s(&["dependency", "build", chart]), true),
+        (s(&["dependency", "list", chart]), true),
+        (with(&[]), true),
+        (with(&["--set", "order-service.replicaCount=5"]), true),
+        (
+            with(&["--set", "order-service.image.tag=fail", "--timeout", "120s"]),
+            false,
+        ),
+        (
+            s(&[
+                "rollback",
+                "production",
+                "1",
+                "--wait",
+                "-n",
+                "production",
+                "--kubeconfig",
+                &kc,
+            ]),
+            true,
+        ),
+        (
+            s(&[
+                "history",
+                "production",
+                "-n",
+                "production",
+                "--kubeconfig",
+                &kc,
+            ]),
+            true,
+        ),
+        (s(&["list", "-A", "--kubeconfig", &kc]), true),
+    ];
+    let mut result = Ok(());
+    for (args, must_succeed) in steps {
         println!("$ ferry {}", args.join(" "));
-        run(Command::new(&ferry).current_dir(root()).args(*args))?;
+        let status = Command::new(&ferry)
+            .current_dir(root())
+            .args(&args)
+            .status()?;
+        if status.success() != must_succeed {
+            result = Err(anyhow::anyhow!(
+                "`ferry {}` {} unexpectedly",
+                args.join(" "),
+                if status.success() {
+                    "succeeded"
+                } else {
+                    "failed"
+                }
+            ));
+            break;
+        }
+        if !must_succeed {
+            println!(
+                "(exit code {}: the failed upgrade rolled back by itself)",
+                status.code().unwrap_or(-1)
+            );
+        }
         println!();
     }
-    Ok(())
+    let _ = sim.kill();
+    let _ = sim.wait();
+    result
 }
 
 fn ci() -> Result<()> {
