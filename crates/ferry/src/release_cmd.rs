@@ -344,6 +344,21 @@ fn progress(mode: &str) -> (Progress, Option<tokio::task::JoinHandle<()>>) {
     (Progress::channel(tx), Some(task))
 }
 
+/// The release lock's lease: 30s, renewed every 10s; `FERRY_LOCK_LEASE_SECONDS` shortens it
+/// (how long a killed operation blocks the next one before it is recovered).
+fn lock_defaults() -> LockOptions {
+    let mut o = LockOptions::default();
+    if let Some(secs) = std::env::var("FERRY_LOCK_LEASE_SECONDS")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .filter(|s| *s > 0)
+    {
+        o.lease_duration = Duration::from_secs(secs);
+        o.renew_every = Duration::from_millis(secs * 1000 / 3);
+    }
+    o
+}
+
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -436,7 +451,7 @@ pub fn install(a: &ClusterInstallArgs, out: &mut String) -> anyhow::Result<()> {
         client.field_manager = a.op.field_manager.clone();
         client.lock = LockOptions {
             wait: a.op.wait_for_lock,
-            ..LockOptions::default()
+            ..lock_defaults()
         };
         let req = UpgradeRequest {
             install: true,
@@ -489,7 +504,7 @@ pub fn upgrade(a: &UpgradeArgs, out: &mut String) -> anyhow::Result<()> {
         client.field_manager = a.op.field_manager.clone();
         client.lock = LockOptions {
             wait: a.op.wait_for_lock,
-            ..LockOptions::default()
+            ..lock_defaults()
         };
         let req = UpgradeRequest {
             install: a.install,
@@ -538,7 +553,7 @@ pub fn rollback(a: &RollbackArgs, out: &mut String) -> anyhow::Result<()> {
         client.field_manager = a.op.field_manager.clone();
         client.lock = LockOptions {
             wait: a.op.wait_for_lock,
-            ..LockOptions::default()
+            ..lock_defaults()
         };
         let res = client
             .rollback(RollbackRequest {
@@ -572,7 +587,7 @@ pub fn uninstall(a: &UninstallArgs, out: &mut String) -> anyhow::Result<()> {
         client.field_manager = a.op.field_manager.clone();
         client.lock = LockOptions {
             wait: a.op.wait_for_lock,
-            ..LockOptions::default()
+            ..lock_defaults()
         };
         let mut result = Ok(());
         for name in &a.names {
