@@ -16,6 +16,8 @@ use kube::api::{Api, DeleteParams, PostParams};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use ferry_release::retry::retry;
+
 /// Annotation on the lease naming the operation that holds it.
 pub const OPERATION_ANNOTATION: &str = "ferry.dev/operation";
 
@@ -187,15 +189,25 @@ pub async fn acquire(
             },
             spec: Some(spec.clone()),
         };
-        match api.create(&PostParams::default(), &fresh).await {
+        let pp = PostParams::default();
+        match retry(|| api.create(&pp, &fresh)).await {
             Ok(_) => break None,
             Err(kube::Error::Api(s)) if s.code == 409 => {}
             Err(e) => return Err(api_err(e)),
         }
-        let current = match api.get_opt(&name).await.map_err(api_err)? {
+        let current = match retry(|| api.get_opt(&name)).await.map_err(api_err)? {
             Some(l) => l,
             None => continue, // released in between: try to create again
         };
+        if current
+            .spec
+            .as_ref()
+            .and_then(|s| s.holder_identity.as_deref())
+            == Some(holder.as_str())
+        {
+            // Our own create went through although its answer was lost.
+            break None;
+        }
         if expired(&current) {
             let prev = Stale {
                 holder: current
@@ -217,7 +229,7 @@ pub async fn acquire(
                 ..spec
             });
             // resourceVersion makes this a compare-and-swap: of two takers, one gets 409.
-            match api.replace(&name, &PostParams::default(), &taken).await {
+            match retry(|| api.replace(&name, &pp, &taken)).await {
                 Ok(_) => break (!prev.holder.is_empty()).then_some(prev),
                 Err(kube::Error::Api(s)) if s.code == 409 => continue,
                 Err(e) => return Err(api_err(e)),

@@ -9,6 +9,7 @@
 
 pub mod codec;
 pub mod model;
+pub mod retry;
 pub mod storage;
 
 pub use model::{Hook, HookExecution, Info, Release, Status};

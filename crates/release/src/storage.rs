@@ -11,6 +11,7 @@ use kube::api::{Api, DeleteParams, ListParams, PostParams};
 
 use crate::codec::{self, CodecError};
 use crate::model::{Release, Status};
+use crate::retry::retry;
 
 /// Helm's storage type prefix (`sh.helm.release.v1`).
 pub const STORAGE_TYPE: &str = "sh.helm.release.v1";
@@ -184,7 +185,8 @@ impl Storage {
         let mut out = Vec::new();
         match &self.backend {
             Backend::Secrets(c) => {
-                for s in self.secrets_api(c).list(&lp).await?.items {
+                let api = self.secrets_api(c);
+                for s in retry(|| api.list(&lp)).await?.items {
                     let key = s.metadata.name.clone().unwrap_or_default();
                     let Some(data) = s.data.as_ref().and_then(|d| d.get("release")) else {
                         continue;
@@ -196,7 +198,8 @@ impl Storage {
                 }
             }
             Backend::ConfigMaps(c) => {
-                for m in self.configmaps_api(c).list(&lp).await?.items {
+                let api = self.configmaps_api(c);
+                for m in retry(|| api.list(&lp)).await?.items {
                     let key = m.metadata.name.clone().unwrap_or_default();
                     let Some(data) = m.data.as_ref().and_then(|d| d.get("release")) else {
                         continue;
@@ -302,11 +305,11 @@ impl Storage {
                     ..Secret::default()
                 };
                 if create {
-                    api.create(&PostParams::default(), &s)
-                        .await
-                        .map_err(map_err)?;
+                    let pp = PostParams::default();
+                    retry(|| api.create(&pp, &s)).await.map_err(map_err)?;
                 } else {
-                    api.replace(&name, &PostParams::default(), &s)
+                    let pp = PostParams::default();
+                    retry(|| api.replace(&name, &pp, &s))
                         .await
                         .map_err(map_err)?;
                 }
@@ -324,11 +327,11 @@ impl Storage {
                     ..ConfigMap::default()
                 };
                 if create {
-                    api.create(&PostParams::default(), &m)
-                        .await
-                        .map_err(map_err)?;
+                    let pp = PostParams::default();
+                    retry(|| api.create(&pp, &m)).await.map_err(map_err)?;
                 } else {
-                    api.replace(&name, &PostParams::default(), &m)
+                    let pp = PostParams::default();
+                    retry(|| api.replace(&name, &pp, &m))
                         .await
                         .map_err(map_err)?;
                 }
@@ -360,14 +363,14 @@ impl Storage {
         let k = key(name, version);
         let dp = DeleteParams::default();
         let res = match &self.backend {
-            Backend::Secrets(c) => Api::<Secret>::namespaced(c.clone(), namespace)
-                .delete(&k, &dp)
-                .await
-                .map(|_| ()),
-            Backend::ConfigMaps(c) => Api::<ConfigMap>::namespaced(c.clone(), namespace)
-                .delete(&k, &dp)
-                .await
-                .map(|_| ()),
+            Backend::Secrets(c) => {
+                let api = Api::<Secret>::namespaced(c.clone(), namespace);
+                retry(|| api.delete(&k, &dp)).await.map(|_| ())
+            }
+            Backend::ConfigMaps(c) => {
+                let api = Api::<ConfigMap>::namespaced(c.clone(), namespace);
+                retry(|| api.delete(&k, &dp)).await.map(|_| ())
+            }
             Backend::Memory(m) => {
                 return m
                     .lock()

@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use tokio::sync::RwLock;
 
 use super::{Event, Progress};
+use ferry_release::retry::retry;
 
 /// One manifest document resolved to its API resource.
 #[derive(Debug, Clone)]
@@ -723,33 +724,5 @@ pub fn readiness(o: &Obj, live: Option<&Value>, pods: &[Value], jobs: bool) -> S
             }
         }
         _ => State::Ready,
-    }
-}
-
-/// Retries transient API failures (5xx, 429, connection errors) with bounded backoff.
-pub async fn retry<T, F, Fut>(mut f: F) -> Result<T, kube::Error>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, kube::Error>>,
-{
-    let mut delay = Duration::from_millis(100);
-    let mut attempts = 0;
-    loop {
-        match f().await {
-            Ok(v) => return Ok(v),
-            Err(e) => {
-                let transient = match &e {
-                    kube::Error::Api(s) => s.code >= 500 || s.code == 429,
-                    kube::Error::HyperError(_) | kube::Error::Service(_) => true,
-                    _ => false,
-                };
-                attempts += 1;
-                if !transient || attempts >= 8 {
-                    return Err(e);
-                }
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(2));
-            }
-        }
     }
 }
