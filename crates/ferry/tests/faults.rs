@@ -17,8 +17,8 @@ fn rules(seed: u64) -> Vec<FaultRule> {
         FaultRule {
             path_contains: String::new(),
             method: None,
-            status: Some(if seed % 2 == 0 { 503 } else { 429 }),
-            retry_after: Some(1).filter(|_| seed % 3 == 0),
+            status: Some(if seed.is_multiple_of(2) { 503 } else { 429 }),
+            retry_after: Some(1).filter(|_| seed.is_multiple_of(3)),
             latency: Duration::from_millis(seed % 5),
             probability: Some(p),
             remaining: None,
