@@ -30,3 +30,28 @@ pub fn run() -> Result<()> {
     print!("{}", String::from_utf8_lossy(&out.stdout));
     Ok(())
 }
+
+/// Install and upgrade (`--wait`) of a generated 200-object chart on the simulator: ferry and
+/// real Helm (the oracle), wall time and API requests, as ratios
+/// (`crates/ferry/examples/bench_release.rs`).
+pub fn release() -> Result<()> {
+    println!("== release: install and upgrade of a 200-object chart, ferry and Helm on kubesim");
+    let out = crate::cargo()
+        .args([
+            "run",
+            "--quiet",
+            "--release",
+            "-p",
+            "ferry",
+            "--example",
+            "bench_release",
+        ])
+        .stderr(std::process::Stdio::null())
+        .output()
+        .context("running the release benchmark")?;
+    print!("{}", String::from_utf8_lossy(&out.stdout));
+    if !out.status.success() {
+        bail!("release benchmark failed");
+    }
+    Ok(())
+}

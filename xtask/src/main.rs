@@ -255,8 +255,11 @@ fn main() -> Result<()> {
     match task.as_str() {
         "demo" => demo(),
         "ci" => ci(),
-        "bench" => bench().and_then(|()| bench_sim::run()),
+        "bench" => bench()
+            .and_then(|()| bench_sim::run())
+            .and_then(|()| bench_sim::release()),
         "bench-sim" => bench_sim::run(),
+        "bench-release" => bench_sim::release(),
         "gen-kubesim" => gen_kubesim::run(&std::env::args().skip(2).collect::<Vec<_>>()),
         _ => {
             eprintln!("usage: cargo xtask <demo|ci|bench>");

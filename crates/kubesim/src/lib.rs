@@ -146,6 +146,7 @@ impl Sim {
             config: config.clone(),
             notify: Notify::new(),
             stop: stop_rx,
+            requests: std::sync::atomic::AtomicU64::new(0),
         });
         let mut tasks = Vec::new();
         let sh = shared.clone();
@@ -295,6 +296,13 @@ impl Sim {
         drop(st);
         self.shared.notify.notify_one();
         Ok(out)
+    }
+
+    /// How many API requests the simulator has served (admin `/_sim` calls excluded).
+    pub fn requests(&self) -> u64 {
+        self.shared
+            .requests
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The current global resourceVersion.

@@ -30,6 +30,8 @@ pub(crate) struct Shared {
     pub faults: Faults,
     /// Closed when the simulator stops; ends watches.
     pub stop: tokio::sync::watch::Receiver<bool>,
+    /// Requests served so far (for benchmarks: how many calls a client made).
+    pub requests: std::sync::atomic::AtomicU64,
 }
 
 impl Shared {
@@ -193,6 +195,11 @@ struct Target {
 
 /// Entry point for one request.
 pub(crate) async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Resp, Reset> {
+    if !req.uri().path().starts_with("/_sim") {
+        shared
+            .requests
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let query = Query::parse(req.uri().query());
