@@ -268,6 +268,9 @@ pub struct Uninstalled {
     pub kept: Vec<String>,
 }
 
+/// How many objects of one kind are applied at once.
+const APPLY_CONCURRENCY: usize = 8;
+
 fn now() -> String {
     GoTime::now_utc().rfc3339_nano()
 }
@@ -422,17 +425,36 @@ impl Client {
 
     /// Applies objects in order (server-side apply), reporting each.
     async fn apply_all(&self, objs: &[Obj], force: bool) -> Result<Vec<Obj>, Error> {
+        use futures::StreamExt;
+        // Objects come in Helm's install order; the objects of one kind go out concurrently
+        // (bounded), kinds one after the other, so a Namespace or CRD still precedes its users.
         let mut created = Vec::new();
-        for o in objs {
-            let existed = self.cluster.get(o).await?.is_some();
-            self.cluster.apply(o, &self.field_manager, force).await?;
-            if !existed {
-                created.push(o.clone());
+        let mut start = 0;
+        while start < objs.len() {
+            let kind = &objs[start].ar.kind;
+            let end = objs[start..]
+                .iter()
+                .position(|o| &o.ar.kind != kind)
+                .map_or(objs.len(), |n| start + n);
+            let results: Vec<Result<Option<Obj>, Error>> = futures::stream::iter(&objs[start..end])
+                .map(|o| async move {
+                    let existed = self.cluster.get(o).await?.is_some();
+                    self.cluster.apply(o, &self.field_manager, force).await?;
+                    self.progress.send(Event::Applied {
+                        object: o.id(),
+                        action: if existed { "configured" } else { "created" }.into(),
+                    });
+                    Ok((!existed).then(|| o.clone()))
+                })
+                .buffered(APPLY_CONCURRENCY)
+                .collect()
+                .await;
+            for r in results {
+                if let Some(o) = r? {
+                    created.push(o);
+                }
             }
-            self.progress.send(Event::Applied {
-                object: o.id(),
-                action: if existed { "configured" } else { "created" }.into(),
-            });
+            start = end;
         }
         Ok(created)
     }
