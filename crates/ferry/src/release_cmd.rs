@@ -48,9 +48,6 @@ pub struct OpFlags {
     /// Progress on stderr: `plain` (one line per change, the default) or `none`.
     #[arg(long = "progress", default_value = "plain")]
     pub progress: String,
-    /// Output format: table, json or yaml.
-    #[arg(short = 'o', long = "output", default_value = "table")]
-    pub output: String,
     /// Field manager for server-side apply. Helm's CLI applies as `helm` (the default here, so
     /// helm and ferry take turns on a release without conflicts); Helm's Go SDK applies under
     /// its program's name.
@@ -83,36 +80,8 @@ pub struct ClusterInstallArgs {
     /// A custom description.
     #[arg(long = "description")]
     pub description: Option<String>,
-    /// Wait (same as --wait) -- see OpFlags.
     #[command(flatten)]
-    pub op: InstallOpFlags,
-}
-
-/// OpFlags without -o (install's -o comes from the dry-run flags).
-#[derive(Args, Clone)]
-pub struct InstallOpFlags {
-    /// Wait until all objects are ready.
-    #[arg(long = "wait", num_args = 0..=1, default_missing_value = "watcher", require_equals = true)]
-    pub wait: Option<String>,
-    /// With --wait, also wait for Jobs to complete.
-    #[arg(long = "wait-for-jobs")]
-    pub wait_for_jobs: bool,
-    /// Time to wait for any individual operation (Go duration).
-    #[arg(long = "timeout", default_value = "5m0s", value_parser = crate::sim_cmd::parse_duration)]
-    pub timeout: Duration,
-    /// Wait up to this long for another operation on the release to finish.
-    #[arg(long = "wait-for-lock", num_args = 0..=1, default_missing_value = "5m", value_parser = crate::sim_cmd::parse_duration)]
-    pub wait_for_lock: Option<Duration>,
-    /// Progress on stderr: `plain` or `none`.
-    #[arg(long = "progress", default_value = "plain")]
-    pub progress: String,
-    /// Field manager for server-side apply. Helm's CLI applies as `helm` (the default here, so
-    /// helm and ferry take turns on a release without conflicts); Helm's Go SDK applies under
-    /// its program's name.
-    #[arg(long = "field-manager", default_value = "helm")]
-    pub field_manager: String,
-    #[command(flatten)]
-    pub kube: KubeFlags,
+    pub op: OpFlags,
 }
 
 /// `ferry upgrade`.
@@ -160,6 +129,9 @@ pub struct UpgradeArgs {
     /// A custom description.
     #[arg(long = "description")]
     pub description: Option<String>,
+    /// Output format: table, json or yaml.
+    #[arg(short = 'o', long = "output", default_value = "table")]
+    pub output: String,
     #[command(flatten)]
     pub op: OpFlags,
 }
@@ -493,7 +465,7 @@ pub fn upgrade(a: &UpgradeArgs, out: &mut String) -> anyhow::Result<()> {
     rt.block_on(async {
         let mut client = connect(&a.op.kube, &ns).await?;
         let existed = !client.storage(Some(&ns)).history(&a.name).await?.is_empty();
-        if a.install && !existed && a.op.output == "table" {
+        if a.install && !existed && a.output == "table" {
             out.push_str(&format!(
                 "Release {:?} does not exist. Installing it now.\n",
                 a.name
@@ -533,13 +505,13 @@ pub fn upgrade(a: &UpgradeArgs, out: &mut String) -> anyhow::Result<()> {
             let _ = t.await;
         }
         let r = res?;
-        if existed && a.op.output == "table" {
+        if existed && a.output == "table" {
             out.push_str(&format!(
                 "Release {:?} has been upgraded. Happy Helming!\n",
                 a.name
             ));
         }
-        print_release(&r, &a.op.output, out)
+        print_release(&r, &a.output, out)
     })
 }
 
