@@ -45,8 +45,9 @@ pub struct OpFlags {
     /// fail at once naming the holder).
     #[arg(long = "wait-for-lock", num_args = 0..=1, default_missing_value = "5m", value_parser = crate::sim_cmd::parse_duration)]
     pub wait_for_lock: Option<Duration>,
-    /// Progress on stderr: `plain` (one line per change, the default) or `none`.
-    #[arg(long = "progress", default_value = "plain")]
+    /// Progress on stderr: `auto` (a live view on a terminal, else `plain`), `plain` (one
+    /// line per change) or `none`.
+    #[arg(long = "progress", default_value = "auto", value_parser = ["auto", "plain", "none"])]
     pub progress: String,
     /// Field manager for server-side apply. Helm's CLI applies as `helm` (the default here, so
     /// helm and ferry take turns on a release without conflicts); Helm's Go SDK applies under
@@ -295,25 +296,67 @@ fn namespace(ns: &Option<String>) -> String {
         .unwrap_or_else(|| "default".into())
 }
 
-/// Prints progress events on stderr, one line each.
+/// Progress on stderr: on a terminal (`--progress=auto`, the default) a live view with one
+/// line per object that updates as watches report; otherwise (`plain`, or not a terminal) one
+/// line per change; `none` prints nothing.
 fn progress(mode: &str) -> (Progress, Option<tokio::task::JoinHandle<()>>) {
+    use std::io::IsTerminal;
     if mode == "none" {
         return (Progress::default(), None);
     }
+    let live = mode == "auto" && std::io::stderr().is_terminal();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let task = tokio::spawn(async move {
+        let view = live.then(indicatif::MultiProgress::new);
+        let mut bars: std::collections::HashMap<String, indicatif::ProgressBar> =
+            Default::default();
+        let style = indicatif::ProgressStyle::with_template("{spinner} {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner());
         while let Some(e) = rx.recv().await {
-            let line = match e {
-                Event::Step(s) => format!("==> {s}"),
-                Event::Applied { object, action } => format!("    {object} {action}"),
-                Event::Waiting { object, reason } => format!("    {object}: waiting ({reason})"),
-                Event::Ready { object } => format!("    {object}: ready"),
-                Event::Failed { object, reason } => format!("    {object}: FAILED ({reason})"),
+            let Some(view) = &view else {
+                eprintln!("{}", plain_line(&e));
+                continue;
             };
-            eprintln!("{line}");
+            let (object, msg, done) = match &e {
+                Event::Step(_) | Event::Applied { .. } => {
+                    let _ = view.println(plain_line(&e));
+                    continue;
+                }
+                Event::Waiting { object, reason } => (object, format!("{object}: {reason}"), false),
+                Event::Ready { object } => (object, format!("{object}: ready"), true),
+                Event::Failed { object, reason } => {
+                    (object, format!("{object}: FAILED ({reason})"), true)
+                }
+            };
+            let bar = bars.entry(object.clone()).or_insert_with(|| {
+                let b = view.add(indicatif::ProgressBar::new_spinner());
+                b.set_style(style.clone());
+                b.enable_steady_tick(std::time::Duration::from_millis(120));
+                b
+            });
+            if done {
+                bar.finish_with_message(msg);
+            } else {
+                bar.set_message(msg);
+            }
+        }
+        for b in bars.values() {
+            if !b.is_finished() {
+                b.abandon();
+            }
         }
     });
     (Progress::channel(tx), Some(task))
+}
+
+fn plain_line(e: &Event) -> String {
+    match e {
+        Event::Step(s) => format!("==> {s}"),
+        Event::Applied { object, action } => format!("    {object} {action}"),
+        Event::Waiting { object, reason } => format!("    {object}: waiting ({reason})"),
+        Event::Ready { object } => format!("    {object}: ready"),
+        Event::Failed { object, reason } => format!("    {object}: FAILED ({reason})"),
+    }
 }
 
 /// The release lock's lease: 30s, renewed every 10s; `FERRY_LOCK_LEASE_SECONDS` shortens it
