@@ -126,11 +126,18 @@ fn seconds_since(t: Option<&MicroTime>) -> i64 {
         .unwrap_or(i64::MAX)
 }
 
+fn millis_since(t: Option<&MicroTime>) -> i64 {
+    t.map(|t| (Timestamp::now().as_millisecond() - t.0.as_millisecond()).max(0))
+        .unwrap_or(i64::MAX)
+}
+
+/// Expired: not renewed for its whole duration (millisecond precision; the lease's times are
+/// microseconds).
 fn expired(l: &Lease) -> bool {
     let spec = l.spec.clone().unwrap_or_default();
-    let dur = i64::from(spec.lease_duration_seconds.unwrap_or(0));
+    let dur_ms = i64::from(spec.lease_duration_seconds.unwrap_or(0)) * 1000;
     spec.holder_identity.as_deref().unwrap_or("").is_empty()
-        || seconds_since(spec.renew_time.as_ref().or(spec.acquire_time.as_ref())) > dur
+        || millis_since(spec.renew_time.as_ref().or(spec.acquire_time.as_ref())) >= dur_ms
 }
 
 fn operation_of(l: &Lease) -> String {

@@ -155,7 +155,7 @@ async fn an_upgrade_killed_mid_apply_is_recovered_by_the_next_command() {
 
     // Helm would now say "another operation is in progress" forever. ferry waits out the
     // dead holder's lease (2s here), marks the interrupted revision failed, and goes on.
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    tokio::time::sleep(Duration::from_millis(3500)).await;
     let (ok, _, err) = output(ferry(
         &kc,
         &["upgrade", "web", &chart(), "--set", "image.tag=v3"],
