@@ -286,11 +286,15 @@ async fn hooks_run_in_weight_order_with_delete_policies_and_a_failing_hook_rolls
     assert!(ok, "{err}");
     let rel: Value = serde_json::from_str(&out).unwrap();
     let hooks = rel["hooks"].as_array().unwrap();
+    // RFC 3339 times with trimmed fractions (`...:05.1Z`, `...:05.12Z`): compare as numbers.
     let started = |n: &str| {
-        hooks.iter().find(|h| h["name"] == n).unwrap()["last_run"]["started_at"]
+        let t = hooks.iter().find(|h| h["name"] == n).unwrap()["last_run"]["started_at"]
             .as_str()
             .unwrap()
-            .to_string()
+            .trim_end_matches('Z')
+            .to_string();
+        let (whole, frac) = t.split_once('.').unwrap_or((&t, "0"));
+        (whole.to_string(), format!("{frac:0<9}"))
     };
     assert!(
         started("app-backup") < started("app-migrate"),
