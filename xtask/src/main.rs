@@ -5,8 +5,10 @@
 //!   --wait --create-namespace, an upgrade, a failing upgrade that rolls back by itself, a
 //!   rollback, history), printing each command and ferry's real output.
 //! - `ci`: what `.ci/run` checks, minus installing the oracle: fmt, clippy, cargo-deny, tests.
-//! - `bench`: parse and render of a large corpus chart, ferry beside real Helm, as a ratio;
-//!   then the simulator's requests per second (`bench-sim` alone).
+//! - `bench`: every corpus chart's load, render and whole `ferry template` process beside
+//!   real Helm and the floor, with peak memory and ratios (`bench-render` alone); then the
+//!   simulator's requests per second (`bench-sim`); then install and upgrade of a 200-object
+//!   chart, ferry beside Helm (`bench-release`).
 //! - `gen-kubesim`: regenerates kubesim's data files from Kubernetes' definitions.
 
 use std::path::{Path, PathBuf};
@@ -14,6 +16,7 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
+mod bench_render;
 mod bench_sim;
 mod gen_kubesim;
 
@@ -169,95 +172,15 @@ fn ci() -> Result<()> {
     run(cargo().args(["test", "--workspace", "--", "--show-output"]))
 }
 
-/// Renders a corpus chart with ferry (in-process, release build) and with real Helm (the
-/// oracle's Helm library, timed inside its own process so start-up is not counted), and
-/// prints both and their ratio.
-fn bench() -> Result<()> {
-    let shared = root().join("../shared");
-    let chart = shared.join("corpus/charts/kube-prometheus-stack-88.5.3.tgz");
-    if !chart.exists() {
-        bail!(
-            "{} not found: the benchmark needs ../shared/corpus",
-            chart.display()
-        );
-    }
-    let runs = std::env::var("BENCH_RUNS").unwrap_or_else(|_| "20".into());
-    println!("== ferry: parse + render of {}", chart.display());
-    let out = cargo()
-        .args([
-            "run",
-            "--quiet",
-            "--release",
-            "-p",
-            "ferry-render",
-            "--example",
-            "bench_render",
-            "--",
-        ])
-        .arg(&chart)
-        .arg(&runs)
-        .output()
-        .context("running the ferry benchmark")?;
-    if !out.status.success() {
-        bail!(
-            "ferry benchmark failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    let ferry_text = String::from_utf8_lossy(&out.stdout).into_owned();
-    print!("{ferry_text}");
-    let ferry_ms: f64 = ferry_text
-        .lines()
-        .find_map(|l| l.strip_prefix("render: "))
-        .and_then(|l| l.split(" ms").next())
-        .and_then(|v| v.trim().parse().ok())
-        .context("reading ferry's render time")?;
-    let venv = std::env::var("HELM_ORACLE_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/helm-oracle/venv")
-        });
-    let py = venv.join("bin/python");
-    if !py.exists() {
-        println!("helm: not measured (run ../shared/tools/setup-oracle to install the oracle)");
-        return Ok(());
-    }
-    let script = format!(
-        "import time, helm_python as hp\nwith hp.Chart.load({chart:?}) as ch:\n    ch.render({{}}, name='release-name', namespace='default')\n    t=time.perf_counter()\n    for _ in range({runs}): ch.render({{}}, name='release-name', namespace='default')\n    print((time.perf_counter()-t)/{runs}*1e3)\n",
-        chart = chart.display().to_string()
-    );
-    let out = Command::new(&py)
-        .arg("-c")
-        .arg(script)
-        .output()
-        .context("running helm")?;
-    if !out.status.success() {
-        bail!(
-            "helm benchmark failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    let helm_ms: f64 = String::from_utf8_lossy(&out.stdout)
-        .trim()
-        .parse()
-        .context("helm's time")?;
-    println!("== helm (v4 library, same chart, same machine, same run)");
-    println!("render: {helm_ms:.3} ms per chart");
-    println!(
-        "== ratio: ferry renders {:.1}x faster than helm",
-        helm_ms / ferry_ms
-    );
-    Ok(())
-}
-
 fn main() -> Result<()> {
     let task = std::env::args().nth(1).unwrap_or_default();
     match task.as_str() {
         "demo" => demo(),
         "ci" => ci(),
-        "bench" => bench()
+        "bench" => bench_render::run()
             .and_then(|()| bench_sim::run())
             .and_then(|()| bench_sim::release()),
+        "bench-render" => bench_render::run(),
         "bench-sim" => bench_sim::run(),
         "bench-release" => bench_sim::release(),
         "gen-kubesim" => gen_kubesim::run(&std::env::args().skip(2).collect::<Vec<_>>()),

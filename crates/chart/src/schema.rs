@@ -43,8 +43,8 @@ fn json_kind(v: &serde_json::Value) -> &'static str {
 }
 
 fn message(e: &jsonschema::ValidationError<'_>) -> String {
-    let inst = e.instance.as_ref();
-    match &e.kind {
+    let inst = e.instance().as_ref();
+    match e.kind() {
         ValidationErrorKind::Required { property } => {
             format!(
                 "missing property {}",
@@ -63,12 +63,12 @@ fn message(e: &jsonschema::ValidationError<'_>) -> String {
             format!("got {}, want {want}", json_kind(inst))
         }
         ValidationErrorKind::Enum { options } => {
-            format!("value must be one of {}", quote_list(options))
+            format!("value must be one of {}", quote_list(options.as_ref()))
         }
         ValidationErrorKind::Constant { expected_value } => {
             format!(
                 "value must be {}",
-                quote_list(&serde_json::json!([expected_value]))
+                quote_list(&serde_json::json!([expected_value.as_ref()]))
             )
         }
         ValidationErrorKind::AdditionalProperties { unexpected } => format!(
@@ -134,7 +134,7 @@ pub fn validate_single(schema: &[u8], values: &Map) -> std::result::Result<(), S
     // location, the root's own failures last.
     let mut lines: Vec<(String, String)> = validator
         .iter_errors(&instance)
-        .map(|e| (e.instance_path.to_string(), message(&e)))
+        .map(|e| (e.instance_path().to_string(), message(&e)))
         .collect();
     lines.sort_by(|a, b| (a.0.is_empty(), &a.0).cmp(&(b.0.is_empty(), &b.0)));
     let out: String = lines

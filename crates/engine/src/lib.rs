@@ -4,6 +4,7 @@
 
 pub mod apply;
 pub mod object;
+pub mod patch;
 pub mod wait;
 
 pub use object::{Object, Target};

@@ -7,7 +7,8 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use ferry::action::{
-    Client, ConnectOptions, Event, Progress, RollbackRequest, UninstallRequest, UpgradeRequest,
+    Client, ConnectOptions, Event, Progress, RollbackRequest, ServerSide, UninstallRequest,
+    UpgradeRequest,
 };
 use ferry::chart::{self, Value};
 use ferry::gotime::GoTime;
@@ -78,6 +79,10 @@ pub struct ClusterInstallArgs {
     /// Force server-side apply through field conflicts.
     #[arg(long = "force-conflicts")]
     pub force_conflicts: bool,
+    /// Apply server-side (true, Helm 4's default for installs) or client-side like Helm 3
+    /// (false).
+    #[arg(long = "server-side", default_value = "true", num_args = 0..=1, default_missing_value = "true", value_parser = server_side_value)]
+    pub server_side: ServerSide,
     /// A custom description.
     #[arg(long = "description")]
     pub description: Option<String>,
@@ -127,6 +132,10 @@ pub struct UpgradeArgs {
     /// Force server-side apply through field conflicts.
     #[arg(long = "force-conflicts")]
     pub force_conflicts: bool,
+    /// auto (keep the method the release recorded: server-side, or client-side for releases
+    /// made by Helm 3), true (server-side apply) or false (Helm 3's three-way merge).
+    #[arg(long = "server-side", default_value = "auto", num_args = 0..=1, default_missing_value = "true", value_parser = server_side_value)]
+    pub server_side: ServerSide,
     /// A custom description.
     #[arg(long = "description")]
     pub description: Option<String>,
@@ -153,6 +162,10 @@ pub struct RollbackArgs {
     /// Limit the revisions kept.
     #[arg(long = "history-max", default_value_t = 10)]
     pub history_max: usize,
+    /// auto (the method the target revision recorded), true (server-side apply) or false
+    /// (Helm 3's three-way merge).
+    #[arg(long = "server-side", default_value = "auto", num_args = 0..=1, default_missing_value = "true", value_parser = server_side_value)]
+    pub server_side: ServerSide,
     #[command(flatten)]
     pub op: OpFlags,
 }
@@ -481,6 +494,7 @@ pub fn install(a: &ClusterInstallArgs, out: &mut String) -> anyhow::Result<()> {
             skip_crds: a.skip_crds,
             take_ownership: a.take_ownership,
             force_conflicts: a.force_conflicts,
+            server_side: a.server_side,
             description: a.description.clone(),
             sub_notes: a.base.render.render_subchart_notes,
             ..UpgradeRequest::new(&a.base.name, chart, &ns)
@@ -493,6 +507,10 @@ pub fn install(a: &ClusterInstallArgs, out: &mut String) -> anyhow::Result<()> {
         let r = res?;
         print_release(&r, &a.base.output, out)
     })
+}
+
+fn server_side_value(s: &str) -> Result<ServerSide, String> {
+    s.parse()
 }
 
 /// `ferry upgrade NAME CHART`.
@@ -533,6 +551,7 @@ pub fn upgrade(a: &UpgradeArgs, out: &mut String) -> anyhow::Result<()> {
             skip_crds: a.skip_crds,
             take_ownership: a.take_ownership,
             force_conflicts: a.force_conflicts,
+            server_side: a.server_side,
             reuse_values: a.reuse_values,
             reset_values: a.reset_values,
             reset_then_reuse_values: a.reset_then_reuse_values,
@@ -580,6 +599,7 @@ pub fn rollback(a: &RollbackArgs, out: &mut String) -> anyhow::Result<()> {
                 timeout: a.op.timeout,
                 no_hooks: a.no_hooks,
                 history_max: a.history_max,
+                server_side: a.server_side,
             })
             .await;
         drop(client);

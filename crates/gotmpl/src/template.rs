@@ -11,6 +11,8 @@ use crate::funcs::Funcs;
 use crate::parse::{self, Tree};
 use crate::value::Value;
 
+type ParsedSet = Result<HashMap<Arc<str>, Arc<Tree>>, Error>;
+
 /// What a field access on a map does when the key is missing
 /// (Go's `Option("missingkey=…")`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -148,6 +150,74 @@ impl Templates {
     pub fn parse(&mut self, name: &str, text: &str) -> Result<(), Error> {
         let funcs = &self.funcs;
         let set = parse::parse(name, text, &|f| funcs.has(f), self.limits.max_stack_bytes)?;
+        self.add_parsed(name, set);
+        Ok(())
+    }
+
+    /// Parses many texts as the same [`parse`](Self::parse) calls in order
+    /// would, spreading the parsing over the machine's cores (each text parses
+    /// on its own; the trees are then added in order, so `define` precedence
+    /// is that of the sequential calls). On error, returns the index of the
+    /// first text (in order) that failed; the texts before it are added.
+    pub fn parse_many(&mut self, texts: &[(&str, &str)]) -> Result<(), (usize, Error)> {
+        let max_stack = self.limits.max_stack_bytes;
+        let funcs = self.funcs.clone();
+        let funcs = &funcs;
+        let parse_one = |i: usize| {
+            let (name, text) = texts[i];
+            parse::parse(name, text, &|f| funcs.has(f), max_stack)
+        };
+        let workers = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .min(8)
+            .min(texts.len() / 4);
+        let mut results: Vec<Option<ParsedSet>> = Vec::new();
+        if workers > 1 {
+            let next = std::sync::atomic::AtomicUsize::new(0);
+            let parsed = std::thread::scope(|scope| {
+                let handles: Vec<_> = (0..workers)
+                    .map_while(|_| {
+                        std::thread::Builder::new()
+                            .name("gotmpl-parse".into())
+                            // the parser measures its own stack use against `max_stack`
+                            .stack_size(max_stack.saturating_add(8 << 20))
+                            .spawn_scoped(scope, || {
+                                let mut mine = Vec::new();
+                                loop {
+                                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                                    if i >= texts.len() {
+                                        return mine;
+                                    }
+                                    mine.push((i, parse_one(i)));
+                                }
+                            })
+                            .ok()
+                    })
+                    .collect();
+                let mut all = Vec::new();
+                for h in handles {
+                    all.extend(h.join().unwrap_or_default());
+                }
+                all
+            });
+            results.resize_with(texts.len(), || None);
+            for (i, r) in parsed {
+                results[i] = Some(r);
+            }
+        }
+        for (i, (name, _)) in texts.iter().enumerate() {
+            // a text no worker reached (a worker failed to start) parses here
+            let r = match results.get_mut(i).and_then(Option::take) {
+                Some(r) => r,
+                None => parse_one(i),
+            };
+            self.add_parsed(name, r.map_err(|e| (i, e))?);
+        }
+        Ok(())
+    }
+
+    fn add_parsed(&mut self, name: &str, set: HashMap<Arc<str>, Arc<Tree>>) {
         if self.name.is_empty() {
             self.name = name.into();
         }
@@ -164,7 +234,6 @@ impl Templates {
                 }
             }
         }
-        Ok(())
     }
 
     /// Whether a template of that name exists.

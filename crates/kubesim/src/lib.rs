@@ -40,6 +40,7 @@ mod util;
 pub use controllers::READY_AFTER;
 pub use error::{ApiError, Error};
 pub use faults::FaultRule;
+pub use schema::{FieldPatch, PatchMeta};
 pub use util::parse_duration;
 
 use hyper::server::conn::http1;

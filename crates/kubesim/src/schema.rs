@@ -319,3 +319,39 @@ mod tests {
         );
     }
 }
+
+/// The patch metadata of a built-in type (patch strategies and merge keys), for clients that
+/// compute strategic merge patches from the same Kubernetes definitions the simulator serves.
+#[derive(Clone, Copy, Debug)]
+pub struct PatchMeta(&'static TypeDef);
+
+/// How one field of a built-in type is patched (see [`PatchMeta::field`]).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FieldPatch {
+    /// `x-kubernetes-patch-strategy` (`merge`, `replace`, `retainKeys`, `merge,retainKeys`).
+    pub strategy: Option<&'static str>,
+    /// `x-kubernetes-patch-merge-key`.
+    pub merge_key: Option<&'static str>,
+    /// The type of the field's value (of its items for lists, its values for maps).
+    pub elem: Option<PatchMeta>,
+}
+
+impl PatchMeta {
+    /// The root type of a built-in kind (`apps/v1`, `Deployment`); `None` for custom resources.
+    pub fn of_kind(api_version: &str, kind: &str) -> Option<PatchMeta> {
+        let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+        kind_type(group, version, kind).map(PatchMeta)
+    }
+
+    /// A field of the type; the default (no strategy, unknown type) for fields it lacks.
+    pub fn field(self, name: &str) -> FieldPatch {
+        match self.0.field(name) {
+            Some(f) => FieldPatch {
+                strategy: f.strategy.as_deref(),
+                merge_key: f.merge_key.as_deref(),
+                elem: f.ty().map(PatchMeta),
+            },
+            None => FieldPatch::default(),
+        }
+    }
+}

@@ -592,7 +592,19 @@ pub(crate) fn track_update(
     root: Option<&'static TypeDef>,
     api_version: &str,
 ) {
-    let mut es = old.map(entries).unwrap_or_default();
+    // A write that sets managedFields itself (e.g. a client converting its client-side
+    // entries for server-side apply) is taken as given, as the apiserver does.
+    let given = new
+        .pointer("/metadata/managedFields")
+        .and_then(Value::as_array)
+        .is_some_and(|a| !a.is_empty())
+        && new.pointer("/metadata/managedFields")
+            != old.and_then(|o| o.pointer("/metadata/managedFields"));
+    let mut es = if given {
+        entries(new)
+    } else {
+        old.map(entries).unwrap_or_default()
+    };
     let new_set = fields_of(new, root);
     let empty = json!({});
     let old_v = old.unwrap_or(&empty);

@@ -444,7 +444,9 @@ impl State {
             let g = util::int_at(&old, &["metadata", "generation"]).unwrap_or(1);
             util::obj_mut(&mut new, &["metadata"]).insert("generation".into(), json!(g + 1));
         }
-        if without_managed(&new) == without_managed(&old) {
+        // a write that changes nothing is not stored (a change of managedFields alone, such as
+        // a client converting its entries, is a change; a newer timestamp is not)
+        if without_times(&new) == without_times(&old) {
             return Ok(old);
         }
         if opts.dry_run {
@@ -991,10 +993,17 @@ impl State {
     }
 }
 
-fn without_managed(v: &Value) -> Value {
+fn without_times(v: &Value) -> Value {
     let mut v = v.clone();
-    if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
-        m.remove("managedFields");
+    if let Some(es) = v
+        .pointer_mut("/metadata/managedFields")
+        .and_then(Value::as_array_mut)
+    {
+        for e in es {
+            if let Some(e) = e.as_object_mut() {
+                e.remove("time");
+            }
+        }
     }
     v
 }

@@ -1,15 +1,25 @@
-//! Benchmark: parse and render a real chart's template set.
+//! Benchmark: ferry's load and render stages on one chart, in process.
 //!
-//! `cargo run --release -p ferry-render --example bench_render -- CHART [RUNS]` prints one
-//! line per figure: template count and bytes, parse time per template and MB/s, render time
-//! per run and per template, output MB/s. `cargo xtask bench` runs it beside Helm.
+//! `cargo run --release -p ferry-render --example bench_render -- CHART [RUNS] [--name N]
+//! [--namespace NS] [-f VALUES]...` prints, as `key value` lines, the median over RUNS of:
+//! - `load_ms`: reading the archive (or directory), decompressing, untarring and parsing
+//!   Chart.yaml and values.yaml of the chart and its subcharts (`ferry_chart::load`);
+//! - `render_ms`: what `helm template` does after loading: dependency processing, coalescing
+//!   values, schema validation, rendering every template, splitting and sorting the manifests
+//!   (`render_release`);
+//! - `parse_ms`: parsing the template set alone (part of `render_ms`);
+//!
+//! plus `templates`, `template_bytes` and `out_bytes`. `cargo xtask bench` runs it for every
+//! corpus chart beside Helm.
 
 use std::time::Instant;
 
 use ferry_chart::coalesce::{Warnings, computed_values};
-use ferry_chart::{Map, load};
+use ferry_chart::{Map, load, yaml};
 use ferry_gotmpl::Templates;
-use ferry_render::{Capabilities, Engine, ReleaseOptions, helm_funcs};
+use ferry_render::{
+    Capabilities, Engine, ReleaseOptions, RenderRequest, helm_funcs, render_release,
+};
 
 fn all_templates(c: &ferry_chart::Chart, out: &mut Vec<(String, String)>) {
     for t in &c.templates {
@@ -20,50 +30,92 @@ fn all_templates(c: &ferry_chart::Chart, out: &mut Vec<(String, String)>) {
     }
 }
 
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+fn timed<T>(runs: usize, mut f: impl FnMut() -> T) -> (f64, T) {
+    let mut times = Vec::with_capacity(runs);
+    let mut last = None;
+    for _ in 0..runs {
+        let start = Instant::now();
+        let out = f();
+        times.push(start.elapsed().as_secs_f64() * 1e3);
+        last = Some(out);
+    }
+    (median(times), last.expect("at least one run"))
+}
+
 fn main() {
     let mut args = std::env::args().skip(1);
-    let path = args.next().expect("usage: bench_render CHART [RUNS]");
-    let runs: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(20);
+    let usage = "usage: bench_render CHART [RUNS] [--name N] [--namespace NS] [-f VALUES]...";
+    let path = args.next().expect(usage);
+    let mut runs = 20usize;
+    let mut name = "release-name".to_string();
+    let mut namespace = "default".to_string();
+    let mut user = Map::new();
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--name" => name = args.next().expect(usage),
+            "--namespace" => namespace = args.next().expect(usage),
+            "-f" => {
+                let f = args.next().expect(usage);
+                let text = std::fs::read_to_string(&f).expect("values file readable");
+                let m = yaml::parse_values(&text).expect("values file parses");
+                user = yaml::merge_maps(user, m);
+            }
+            n => runs = n.parse().expect(usage),
+        }
+    }
+    let runs = runs.max(1);
+
+    // one warm-up of each stage, so the medians see a warm page cache and allocator
     let chart = load(&path).expect("chart loads");
-    let (processed, values) =
-        computed_values(&chart, &Map::new(), &mut Warnings::default()).expect("values");
+    let (load_ms, chart2) = timed(runs, || load(&path).expect("chart loads"));
+    drop(chart2);
+
+    let req = RenderRequest {
+        chart: &chart,
+        user_values: &user,
+        release: ReleaseOptions {
+            name,
+            namespace,
+            revision: 1,
+            is_install: true,
+            is_upgrade: false,
+        },
+        caps: Capabilities::default(),
+        engine: Engine::default(),
+        include_crds: false,
+        sub_notes: false,
+        skip_schema_validation: false,
+    };
+    let _ = render_release(&req).expect("renders");
+    let (render_ms, rendered) = timed(runs, || render_release(&req).expect("renders"));
+    let out_bytes: usize = rendered.manifest.len()
+        + rendered
+            .hooks
+            .iter()
+            .map(|h| h.manifest.len())
+            .sum::<usize>();
+
+    let (processed, _) = computed_values(&chart, &user, &mut Warnings::default()).expect("values");
     let mut tpls = Vec::new();
     all_templates(&processed, &mut tpls);
-    let bytes: usize = tpls.iter().map(|(_, t)| t.len()).sum();
-
-    let start = Instant::now();
-    for _ in 0..runs {
+    let (parse_ms, ()) = timed(runs, || {
         let mut set = Templates::new(helm_funcs(None));
         for (name, text) in &tpls {
             set.parse(name, text).expect("parses");
         }
-    }
-    let parse = start.elapsed().as_secs_f64() / runs as f64;
-
-    let engine = Engine::default();
-    let rel = ReleaseOptions::default();
-    let caps = Capabilities::default();
-    let mut out_bytes = 0;
-    let start = Instant::now();
-    for _ in 0..runs {
-        let out = engine
-            .render(&processed, &values, &rel, &caps)
-            .expect("renders");
-        out_bytes = out.values().map(|s| s.len()).sum();
-    }
-    let render = start.elapsed().as_secs_f64() / runs as f64;
-    let n = tpls.len() as f64;
-    println!("templates: {} ({} bytes)", tpls.len(), bytes);
+    });
+    println!("templates {}", tpls.len());
     println!(
-        "parse: {:.3} ms per set, {:.1} us per template, {:.1} MB/s",
-        parse * 1e3,
-        parse / n * 1e6,
-        bytes as f64 / parse / 1e6
+        "template_bytes {}",
+        tpls.iter().map(|(_, t)| t.len()).sum::<usize>()
     );
-    println!(
-        "render: {:.3} ms per chart, {:.1} us per template, {:.1} MB/s output",
-        render * 1e3,
-        render / n * 1e6,
-        out_bytes as f64 / render / 1e6
-    );
+    println!("out_bytes {out_bytes}");
+    println!("load_ms {load_ms:.3}");
+    println!("render_ms {render_ms:.3}");
+    println!("parse_ms {parse_ms:.3}");
 }

@@ -342,12 +342,7 @@ pub fn files_value(chart: &Chart) -> Value {
         chart
             .files
             .iter()
-            .map(|f| {
-                (
-                    f.name.clone(),
-                    String::from_utf8_lossy(&f.data).into_owned(),
-                )
-            })
+            .map(|f| (f.name.clone(), f.text().into_owned()))
             .collect(),
     )
 }

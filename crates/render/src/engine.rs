@@ -192,8 +192,8 @@ impl std::fmt::Debug for Engine {
     }
 }
 
-struct Renderable {
-    text: String,
+struct Renderable<'c> {
+    text: std::borrow::Cow<'c, str>,
     vals: Map,
     base_path: String,
 }
@@ -283,20 +283,20 @@ impl Engine {
             let (ca, cb) = (a.matches('/').count(), b.matches('/').count());
             cb.cmp(&ca).then_with(|| b.cmp(a))
         });
-        let texts = |name: &str| tpls.get(name).map(|r| r.text.as_str());
+        let texts = |name: &str| tpls.get(name).map(|r| r.text.as_ref());
         let texts: &Texts<'_> = &texts;
         let error = |k: &str, e: &ferry_gotmpl::Error| TemplateError {
             template: k.to_string(),
             message: helm::helm_error(k, e),
             snippet: snippet(&go_frames(e), texts),
         };
-        for k in &keys {
-            // `*.j2` templates are the Jinja flavour's, rendered below
-            if crate::jinja::is_jinja(k) {
-                continue;
-            }
-            set.parse(k, &tpls[*k].text).map_err(|e| error(k, &e))?;
-        }
+        // `*.j2` templates are the Jinja flavour's, rendered below
+        let go: Vec<(&str, &str)> = keys
+            .iter()
+            .filter(|k| !crate::jinja::is_jinja(k))
+            .map(|k| (k.as_str(), &*tpls[*k].text))
+            .collect();
+        set.parse_many(&go).map_err(|(i, e)| error(go[i].0, &e))?;
         let mut state = RenderState {
             strict: self.strict,
             ..Default::default()
@@ -309,7 +309,7 @@ impl Engine {
                 let r = &tpls[k];
                 jinja.push(crate::jinja::Source {
                     path: k.clone(),
-                    text: r.text.clone(),
+                    text: r.text.clone().into_owned(),
                     dot: r.vals.clone(),
                     base_path: r.base_path.clone(),
                 });
@@ -352,14 +352,18 @@ impl Engine {
                 out.insert(name, text);
             }
         }
+        // The parse trees are many small allocations: free them off the caller's path.
+        let _ = std::thread::Builder::new()
+            .name("ferry-render-drop".into())
+            .spawn(move || drop(set));
         Ok(out)
     }
 }
 
 /// `recAllTpls`: the context of each chart, and its templates keyed by full path.
-fn rec_all_tpls(
-    chart: &Chart,
-    tpls: &mut BTreeMap<String, Renderable>,
+fn rec_all_tpls<'c>(
+    chart: &'c Chart,
+    tpls: &mut BTreeMap<String, Renderable<'c>>,
     parent: &Map,
     is_root: bool,
     full_path: &str,
@@ -422,7 +426,7 @@ fn rec_all_tpls(
         tpls.insert(
             format!("{full_path}/{}", t.name),
             Renderable {
-                text: String::from_utf8_lossy(&t.data).into_owned(),
+                text: t.text(),
                 vals: next.clone(),
                 base_path: format!("{full_path}/templates"),
             },

@@ -48,6 +48,37 @@ impl Obj {
     }
 }
 
+/// The patch strategies of a built-in kind, from the Kubernetes definitions kubesim carries.
+#[derive(Clone, Copy)]
+struct Builtin(kubesim::PatchMeta);
+
+impl ferry_engine::patch::Meta<'static> for Builtin {
+    fn field(self, name: &str) -> ferry_engine::patch::FieldMeta<'static, Self> {
+        let f = self.0.field(name);
+        let has = |s: &str| f.strategy.is_some_and(|x| x.split(',').any(|p| p == s));
+        ferry_engine::patch::FieldMeta {
+            merge: has("merge"),
+            replace: has("replace"),
+            retain_keys: has("retainKeys"),
+            merge_key: f.merge_key,
+            elem: f.elem.map(Builtin),
+        }
+    }
+}
+
+/// The union of two `FieldsV1` sets.
+fn union_fields(into: &mut serde_json::Map<String, Value>, from: &serde_json::Map<String, Value>) {
+    for (k, v) in from {
+        match (into.get_mut(k), v) {
+            (Some(Value::Object(a)), Value::Object(b)) => union_fields(a, b),
+            (None, v) => {
+                into.insert(k.clone(), v.clone());
+            }
+            _ => {}
+        }
+    }
+}
+
 /// Why the cluster refused or an object failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {
@@ -212,6 +243,144 @@ impl Cluster {
             .await
             .map_err(api_err(format!("applying {}", o.id())))?;
         Ok(serde_json::to_value(out).unwrap_or(Value::Null))
+    }
+
+    /// Creates the object (Helm 3's client-side apply of a new object).
+    pub async fn create(&self, o: &Obj, manager: &str) -> Result<Value, ClusterError> {
+        let mut body = o.body.clone();
+        if let Some(ns) = &o.ns {
+            body["metadata"]["namespace"] = json!(ns);
+        }
+        let obj: DynamicObject = serde_json::from_value(body)
+            .map_err(|e| ClusterError::Mapping(format!("{}: {e}", o.id())))?;
+        let api = self.api(o);
+        let pp = PostParams {
+            field_manager: Some(manager.to_string()),
+            ..PostParams::default()
+        };
+        let out = retry(|| api.create(&pp, &obj))
+            .await
+            .map_err(api_err(format!("creating {}", o.id())))?;
+        Ok(serde_json::to_value(out).unwrap_or(Value::Null))
+    }
+
+    /// Helm 3's client-side update of a live object: a three-way strategic merge patch
+    /// (`original` = the previous release's object) for built-in kinds, a two-way JSON merge
+    /// patch for custom resources; nothing is sent when there is nothing to change. Returns
+    /// whether a patch was sent.
+    pub async fn patch_client_side(
+        &self,
+        o: &Obj,
+        original: &Value,
+        live: &Value,
+        manager: &str,
+    ) -> Result<bool, ClusterError> {
+        let api_version = o.body["apiVersion"].as_str().unwrap_or_default();
+        let meta = kubesim::PatchMeta::of_kind(api_version, &o.ar.kind).map(Builtin);
+        let strategic = meta.is_some();
+        let patch = if strategic {
+            ferry_engine::patch::three_way(original, &o.body, live, meta)
+        } else {
+            ferry_engine::patch::merge_patch(original, &o.body)
+        };
+        if ferry_engine::patch::is_empty(&patch) {
+            return Ok(false);
+        }
+        let api = self.api(o);
+        let pp = PatchParams {
+            field_manager: Some(manager.to_string()),
+            ..PatchParams::default()
+        };
+        let what = format!("cannot patch {:?} with kind {}", o.name, o.ar.kind);
+        if strategic {
+            let p = Patch::Strategic(&patch);
+            retry(|| api.patch(&o.name, &pp, &p))
+                .await
+                .map_err(api_err(what))?;
+        } else {
+            let p = Patch::Merge(&patch);
+            retry(|| api.patch(&o.name, &pp, &p))
+                .await
+                .map_err(api_err(what))?;
+        }
+        Ok(true)
+    }
+
+    /// Helm's `upgradeClientSideFieldManager` (`csaupgrade.UpgradeManagedFieldsPatch`): the
+    /// field sets of `manager`'s client-side (`Update`) entries move into its `Apply` entry,
+    /// sent as a JSON patch guarded by the resourceVersion. Absent objects and objects without
+    /// such entries are left alone.
+    pub async fn upgrade_field_manager(&self, o: &Obj, manager: &str) -> Result<(), ClusterError> {
+        let Some(live) = self.get(o).await? else {
+            return Ok(());
+        };
+        let Some(entries) = live
+            .pointer("/metadata/managedFields")
+            .and_then(Value::as_array)
+        else {
+            return Ok(());
+        };
+        let is_csa = |e: &Value| {
+            e["manager"] == manager
+                && e["operation"] == "Update"
+                && e.get("subresource").is_none_or(|s| s.as_str() == Some(""))
+        };
+        if !entries.iter().any(is_csa) {
+            return Ok(());
+        }
+        let mut fields = serde_json::Map::new();
+        let mut kept = Vec::new();
+        let mut apply_at = None;
+        for e in entries {
+            if is_csa(e) {
+                if let Some(f) = e.get("fieldsV1").and_then(Value::as_object) {
+                    union_fields(&mut fields, f);
+                }
+            } else {
+                if e["manager"] == manager && e["operation"] == "Apply" {
+                    apply_at = Some(kept.len());
+                }
+                kept.push(e.clone());
+            }
+        }
+        match apply_at {
+            Some(i) => {
+                if let Some(f) = kept[i].get("fieldsV1").and_then(Value::as_object) {
+                    union_fields(&mut fields, f);
+                }
+                kept[i]["fieldsV1"] = Value::Object(fields);
+            }
+            None => kept.push(json!({
+                "manager": manager,
+                "operation": "Apply",
+                "apiVersion": o.body["apiVersion"],
+                "time": live.pointer("/metadata/creationTimestamp").cloned().unwrap_or(Value::Null),
+                "fieldsType": "FieldsV1",
+                "fieldsV1": fields,
+            })),
+        }
+        let rv = live
+            .pointer("/metadata/resourceVersion")
+            .cloned()
+            .unwrap_or(Value::Null);
+        let patch: json_patch::Patch = serde_json::from_value(json!([
+            {"op": "test", "path": "/metadata/resourceVersion", "value": rv},
+            {"op": "replace", "path": "/metadata/managedFields", "value": kept},
+        ]))
+        .map_err(|e| ClusterError::Mapping(format!("{}: {e}", o.id())))?;
+        let api = self.api(o);
+        let pp = PatchParams {
+            field_manager: Some(manager.to_string()),
+            ..PatchParams::default()
+        };
+        let p: Patch<()> = Patch::Json(patch);
+        retry(|| api.patch(&o.name, &pp, &p))
+            .await
+            .map_err(api_err(format!(
+                "failed to upgrade managed fields for object {}",
+                o.id()
+            )))?;
+        Ok(())
     }
 
     /// Creates the object if absent (CRDs from `crds/`, which Helm never updates). Returns

@@ -175,6 +175,8 @@ pub struct UpgradeRequest {
     pub take_ownership: bool,
     /// `--force-conflicts`.
     pub force_conflicts: bool,
+    /// `--server-side`.
+    pub server_side: ServerSide,
     /// `--reuse-values`.
     pub reuse_values: bool,
     /// `--reset-values`.
@@ -210,6 +212,7 @@ impl UpgradeRequest {
             skip_crds: false,
             take_ownership: false,
             force_conflicts: false,
+            server_side: ServerSide::Auto,
             reuse_values: false,
             reset_values: false,
             reset_then_reuse_values: false,
@@ -217,6 +220,48 @@ impl UpgradeRequest {
             description: None,
             cleanup_on_fail: false,
             sub_notes: false,
+        }
+    }
+}
+
+/// `--server-side`: how objects are applied (Helm 4's choice).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ServerSide {
+    /// Installs apply server-side; upgrades and rollbacks keep the method the previous release
+    /// recorded (`apply_method`): `ssa` stays server-side, `csa` or none (Helm 3) stays
+    /// client-side.
+    #[default]
+    Auto,
+    /// Server-side apply (field manager `helm` by default, `--force-conflicts` to take fields
+    /// over). A client-side release switching to it first converts its field managers.
+    True,
+    /// Helm 3's client-side apply: create, or a three-way strategic merge patch (JSON merge
+    /// patch for custom resources).
+    False,
+}
+
+impl ServerSide {
+    /// Whether to apply server-side, given the apply method the previous release recorded
+    /// (`None` for an install).
+    pub fn resolve(self, previous: Option<&str>) -> bool {
+        match self {
+            ServerSide::True => true,
+            ServerSide::False => false,
+            ServerSide::Auto => previous.is_none_or(|m| m == "ssa"),
+        }
+    }
+}
+
+impl std::str::FromStr for ServerSide {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "auto" => Ok(ServerSide::Auto),
+            "true" => Ok(ServerSide::True),
+            "false" => Ok(ServerSide::False),
+            other => Err(format!(
+                "invalid server-side value {other:?}: must be one of auto, true, false"
+            )),
         }
     }
 }
@@ -240,6 +285,8 @@ pub struct RollbackRequest {
     pub no_hooks: bool,
     /// `--history-max`.
     pub history_max: usize,
+    /// `--server-side`.
+    pub server_side: ServerSide,
 }
 
 /// `helm uninstall`.
@@ -423,8 +470,14 @@ impl Client {
         self.progress.send(Event::Step(s.into()));
     }
 
-    /// Applies objects in order (server-side apply), reporting each.
-    async fn apply_all(&self, objs: &[Obj], force: bool) -> Result<Vec<Obj>, Error> {
+    /// Applies objects in order, reporting each: server-side apply, or with `csa` Helm 3's
+    /// client-side apply against the previous release's objects. Returns the objects created.
+    async fn apply_all(
+        &self,
+        objs: &[Obj],
+        force: bool,
+        csa: Option<&[Obj]>,
+    ) -> Result<Vec<Obj>, Error> {
         use futures::StreamExt;
         // Objects come in Helm's install order; the objects of one kind go out concurrently
         // (bounded), kinds one after the other, so a Namespace or CRD still precedes its users.
@@ -438,11 +491,40 @@ impl Client {
                 .map_or(objs.len(), |n| start + n);
             let results: Vec<Result<Option<Obj>, Error>> = futures::stream::iter(&objs[start..end])
                 .map(|o| async move {
-                    let existed = self.cluster.get(o).await?.is_some();
-                    self.cluster.apply(o, &self.field_manager, force).await?;
+                    let live = self.cluster.get(o).await?;
+                    let existed = live.is_some();
+                    let action = match (csa, live) {
+                        (None, _) => {
+                            self.cluster.apply(o, &self.field_manager, force).await?;
+                            if existed { "configured" } else { "created" }
+                        }
+                        (Some(_), None) => {
+                            self.cluster.create(o, &self.field_manager).await?;
+                            "created"
+                        }
+                        (Some(originals), Some(live)) => {
+                            // the previous release's object, or the live one for an object
+                            // the release did not have (Helm 4)
+                            let key = o.key();
+                            let original = originals
+                                .iter()
+                                .find(|x| x.key() == key)
+                                .map(|x| x.body.clone())
+                                .unwrap_or_else(|| live.clone());
+                            if self
+                                .cluster
+                                .patch_client_side(o, &original, &live, &self.field_manager)
+                                .await?
+                            {
+                                "configured"
+                            } else {
+                                "unchanged"
+                            }
+                        }
+                    };
                     self.progress.send(Event::Applied {
                         object: o.id(),
-                        action: if existed { "configured" } else { "created" }.into(),
+                        action: action.into(),
                     });
                     Ok((!existed).then(|| o.clone()))
                 })
@@ -457,6 +539,19 @@ impl Client {
             start = end;
         }
         Ok(created)
+    }
+
+    /// Helm's `csaupgrade`: before a client-side release is first applied server-side, the
+    /// fields its client-side writes own (manager `helm`, operation `Update`) move to the
+    /// `helm` Apply entry, so server-side apply neither conflicts with them nor leaves them
+    /// behind.
+    async fn upgrade_field_managers(&self, objs: &[Obj]) -> Result<(), Error> {
+        for o in objs {
+            self.cluster
+                .upgrade_field_manager(o, &self.field_manager)
+                .await?;
+        }
+        Ok(())
     }
 
     /// Runs the hooks of one event (Helm's order: weight, then name), waiting for Jobs and
@@ -717,6 +812,12 @@ impl Client {
                 }
             }
         }
+        let previous_method = match (&last, is_install) {
+            (Some(l), false) => Some(l.apply_method.as_str()),
+            _ => None,
+        };
+        let server_side = req.server_side.resolve(previous_method);
+        let upgrade_managers = server_side && previous_method.is_some_and(|m| m != "ssa");
         let ts = now();
         let mut rel = Release {
             name: req.name.clone(),
@@ -740,7 +841,7 @@ impl Client {
                 .collect(),
             version,
             namespace: req.namespace.clone(),
-            apply_method: "ssa".into(),
+            apply_method: if server_side { "ssa" } else { "csa" }.into(),
             ..Release::default()
         };
         rel.info.first_deployed = match (&last, is_install) {
@@ -785,7 +886,16 @@ impl Client {
             if !req.no_hooks {
                 self.run_hooks(&mut rel, event, req.timeout).await?;
             }
-            let created = self.apply_all(&targets, req.force_conflicts).await;
+            if upgrade_managers {
+                self.upgrade_field_managers(&targets).await?;
+            }
+            let created = self
+                .apply_all(
+                    &targets,
+                    req.force_conflicts,
+                    (!server_side).then_some(&old_objs[..]),
+                )
+                .await;
             let created = match created {
                 Ok(c) => c,
                 Err(e) => return Err(e),
@@ -907,6 +1017,11 @@ impl Client {
                     timeout: req.timeout,
                     no_hooks: req.no_hooks,
                     history_max: req.history_max,
+                    server_side: if server_side {
+                        ServerSide::True
+                    } else {
+                        ServerSide::False
+                    },
                 })
                 .await
                 .map_err(|re| other(format!("an error occurred while rolling back the release. original upgrade error: {e}: {re}")))?;
@@ -984,6 +1099,7 @@ impl Client {
             return Err(other(format!("release has no {want} version")));
         };
         let version = last.version + 1;
+        let server_side = req.server_side.resolve(Some(&target.apply_method));
         let mut rel = Release {
             name: req.name.clone(),
             chart: target.chart.clone(),
@@ -992,7 +1108,7 @@ impl Client {
             hooks: target.hooks.clone(),
             version,
             namespace: req.namespace.clone(),
-            apply_method: "ssa".into(),
+            apply_method: if server_side { "ssa" } else { "csa" }.into(),
             labels: target.labels.clone(),
             ..Release::default()
         };
@@ -1027,7 +1143,12 @@ impl Client {
                 self.run_hooks(&mut rel, "pre-rollback", req.timeout)
                     .await?;
             }
-            self.apply_all(&targets, true).await?;
+            if server_side {
+                // Helm 4 always converts client-side field managers when rolling back
+                self.upgrade_field_managers(&targets).await?;
+            }
+            self.apply_all(&targets, true, (!server_side).then_some(&current[..]))
+                .await?;
             let keys: BTreeSet<_> = targets.iter().map(Obj::key).collect();
             for o in current.iter().filter(|o| !keys.contains(&o.key())) {
                 if let Some(live) = self.cluster.get(o).await?
