@@ -196,10 +196,8 @@ fn diff_maps<'a, M: Meta<'a>>(
                     patch.insert(format!("$setElementOrder/{key}"), Value::Array(lists.order));
                 }
             }
-            (o, m) if std::mem::discriminant(o) != std::mem::discriminant(m) || o != m => {
-                if !opts.ignore_changes_and_additions {
-                    patch.insert(key.clone(), mv.clone());
-                }
+            (o, m) if o != m && !opts.ignore_changes_and_additions => {
+                patch.insert(key.clone(), mv.clone());
             }
             _ => {}
         }
@@ -313,8 +311,8 @@ fn diff_lists<'a, M: Meta<'a>>(
                 .unwrap_or(usize::MAX)
         };
         patch.sort_by_key(|v| index(v));
-        let orig_keys: Vec<String> = original.iter().map(|v| key_of(v)).collect();
-        let mod_keys: Vec<String> = modified.iter().map(|v| key_of(v)).collect();
+        let orig_keys: Vec<String> = original.iter().map(&key_of).collect();
+        let mod_keys: Vec<String> = modified.iter().map(&key_of).collect();
         let order_same = {
             let common: Vec<&String> = orig_keys.iter().filter(|k| mod_keys.contains(k)).collect();
             let common_m: Vec<&String> =

@@ -1,5 +1,6 @@
 //! Install, upgrade and rollback while the API server misbehaves (kubesim's seeded fault
-//! injection: random 503s and 429s with Retry-After, added latency, dropped watches): each
+//! injection: random 503s and 429s with Retry-After, added latency, dropped watches, 409
+//! conflicts forced on writes): each
 //! operation either succeeds through retries or fails cleanly; never a pending release, never
 //! lost history, and live objects match the deployed revision.
 
@@ -36,6 +37,25 @@ fn rules(seed: u64) -> Vec<FaultRule> {
             reset: false,
             drop_watch_after: Some(Duration::from_millis(300 + 100 * (seed % 5))),
         },
+        // "the object has been modified": writes (release records, applies) conflict
+        FaultRule {
+            path_contains: String::new(),
+            method: Some(
+                if seed.is_multiple_of(2) {
+                    "PUT"
+                } else {
+                    "PATCH"
+                }
+                .into(),
+            ),
+            status: Some(409),
+            retry_after: None,
+            latency: Duration::ZERO,
+            probability: Some(0.1),
+            remaining: None,
+            reset: false,
+            drop_watch_after: None,
+        },
     ]
 }
 
@@ -46,6 +66,7 @@ async fn twenty_seeded_fault_scenarios_never_leave_a_stuck_release() {
     )
     .unwrap();
     let mut outcomes = Vec::new();
+    let mut injected = std::collections::BTreeMap::new();
     for seed in 1..=20u64 {
         let sim = kubesim::Sim::start(kubesim::Config {
             ready_after: Duration::from_millis(100),
@@ -81,11 +102,15 @@ async fn twenty_seeded_fault_scenarios_never_leave_a_stuck_release() {
                     timeout: Duration::from_secs(30),
                     no_hooks: false,
                     history_max: 10,
+                    server_side: Default::default(),
                 })
                 .await
                 .map(|r| r.version),
         );
         sim.set_faults(Vec::new());
+        for (code, n) in sim.faults_injected() {
+            *injected.entry(code).or_insert(0u64) += n;
+        }
         let hist = client
             .storage(Some("default"))
             .history("web")
@@ -135,8 +160,12 @@ async fn twenty_seeded_fault_scenarios_never_leave_a_stuck_release() {
         println!("{o}");
     }
     println!(
-        "fault scenarios: {} run, none left a release pending",
+        "fault scenarios: {} run, none left a release pending; errors injected: {injected:?}",
         outcomes.len()
+    );
+    assert!(
+        injected.get(&409).is_some_and(|n| *n > 0),
+        "the scenarios forced conflicts: {injected:?}"
     );
     assert_eq!(outcomes.len(), 20);
 }

@@ -154,6 +154,7 @@ async fn seed_flow_install_upgrade_failed_upgrade_rolls_back_rollback_history() 
             timeout: Duration::from_secs(60),
             no_hooks: false,
             history_max: 10,
+            server_side: Default::default(),
         })
         .await
         .unwrap();

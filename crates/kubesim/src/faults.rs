@@ -41,12 +41,14 @@ pub(crate) struct Action {
 /// The fault rules in force, with a seeded random generator.
 pub(crate) struct Faults {
     inner: Mutex<(Vec<FaultRule>, u64)>,
+    injected: Mutex<std::collections::BTreeMap<u16, u64>>,
 }
 
 impl Faults {
     pub fn new(seed: u64) -> Self {
         Faults {
             inner: Mutex::new((Vec::new(), seed | 1)),
+            injected: Mutex::new(Default::default()),
         }
     }
 
@@ -56,6 +58,14 @@ impl Faults {
         if let Some(s) = seed {
             g.1 = s | 1;
         }
+    }
+
+    /// How many error answers were injected, by status code.
+    pub fn injected(&self) -> std::collections::BTreeMap<u16, u64> {
+        self.injected
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     pub fn check(&self, method: &str, path: &str) -> Option<Action> {
@@ -89,6 +99,14 @@ impl Faults {
             }
             if let Some(n) = r.remaining.as_mut() {
                 *n -= 1;
+            }
+            if let Some(code) = r.status {
+                *self
+                    .injected
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .entry(code)
+                    .or_default() += 1;
             }
             let error = r.status.map(|code| {
                 let reason = match code {

@@ -311,6 +311,11 @@ impl Sim {
         self.shared.read().rv
     }
 
+    /// How many error answers the fault rules injected so far, by status code.
+    pub fn faults_injected(&self) -> std::collections::BTreeMap<u16, u64> {
+        self.shared.faults.injected()
+    }
+
     /// Replaces the fault rules (empty clears them).
     pub fn set_faults(&self, rules: Vec<FaultRule>) {
         self.shared.faults.set(rules, None);

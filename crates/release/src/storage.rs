@@ -11,7 +11,7 @@ use kube::api::{Api, DeleteParams, ListParams, PostParams};
 
 use crate::codec::{self, CodecError};
 use crate::model::{Release, Status};
-use crate::retry::retry;
+use crate::retry::{retry, retry_write};
 
 /// Helm's storage type prefix (`sh.helm.release.v1`).
 pub const STORAGE_TYPE: &str = "sh.helm.release.v1";
@@ -309,7 +309,7 @@ impl Storage {
                     retry(|| api.create(&pp, &s)).await.map_err(map_err)?;
                 } else {
                     let pp = PostParams::default();
-                    retry(|| api.replace(&name, &pp, &s))
+                    retry_write(|| api.replace(&name, &pp, &s))
                         .await
                         .map_err(map_err)?;
                 }
@@ -331,7 +331,7 @@ impl Storage {
                     retry(|| api.create(&pp, &m)).await.map_err(map_err)?;
                 } else {
                     let pp = PostParams::default();
-                    retry(|| api.replace(&name, &pp, &m))
+                    retry_write(|| api.replace(&name, &pp, &m))
                         .await
                         .map_err(map_err)?;
                 }

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use tokio::sync::RwLock;
 
 use super::{Event, Progress};
-use ferry_release::retry::retry;
+use ferry_release::retry::{retry, retry_write};
 
 /// One manifest document resolved to its API resource.
 #[derive(Debug, Clone)]
@@ -239,7 +239,7 @@ impl Cluster {
         }
         let api = self.api(o);
         let patch = Patch::Apply(&body);
-        let out = retry(|| api.patch(&o.name, &pp, &patch))
+        let out = retry_write(|| api.patch(&o.name, &pp, &patch))
             .await
             .map_err(api_err(format!("applying {}", o.id())))?;
         Ok(serde_json::to_value(out).unwrap_or(Value::Null))
@@ -294,12 +294,12 @@ impl Cluster {
         let what = format!("cannot patch {:?} with kind {}", o.name, o.ar.kind);
         if strategic {
             let p = Patch::Strategic(&patch);
-            retry(|| api.patch(&o.name, &pp, &p))
+            retry_write(|| api.patch(&o.name, &pp, &p))
                 .await
                 .map_err(api_err(what))?;
         } else {
             let p = Patch::Merge(&patch);
-            retry(|| api.patch(&o.name, &pp, &p))
+            retry_write(|| api.patch(&o.name, &pp, &p))
                 .await
                 .map_err(api_err(what))?;
         }
@@ -402,7 +402,7 @@ impl Cluster {
     pub async fn delete(&self, o: &Obj) -> Result<bool, ClusterError> {
         let api = self.api(o);
         let dp = DeleteParams::background();
-        match retry(|| api.delete(&o.name, &dp)).await {
+        match retry_write(|| api.delete(&o.name, &dp)).await {
             Ok(_) => Ok(true),
             Err(kube::Error::Api(s)) if s.code == 404 => Ok(false),
             Err(e) => Err(api_err(format!("deleting {}", o.id()))(e)),
