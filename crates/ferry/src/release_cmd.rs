@@ -325,7 +325,9 @@ fn progress(mode: &str) -> (Progress, Option<tokio::task::JoinHandle<()>>) {
             Default::default();
         let style = indicatif::ProgressStyle::with_template("{spinner} {msg}")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner());
+        let mut summary = Summary::default();
         while let Some(e) = rx.recv().await {
+            summary.observe(&e);
             let Some(view) = &view else {
                 eprintln!("{}", plain_line(&e));
                 continue;
@@ -358,8 +360,52 @@ fn progress(mode: &str) -> (Progress, Option<tokio::task::JoinHandle<()>>) {
                 b.abandon();
             }
         }
+        if let Some(text) = summary.text() {
+            eprint!("{text}");
+        }
     });
     (Progress::channel(tx), Some(task))
+}
+
+/// What went wrong, gathered from the progress events and printed once at the end: every
+/// object that failed (with its last reason, even if a rollback made it ready again) and every
+/// object still not ready when the operation ended.
+#[derive(Default)]
+struct Summary {
+    failed: std::collections::BTreeMap<String, String>,
+    waiting: std::collections::BTreeMap<String, String>,
+}
+
+impl Summary {
+    fn observe(&mut self, e: &Event) {
+        match e {
+            Event::Failed { object, reason } => {
+                self.failed.insert(object.clone(), reason.clone());
+                self.waiting.remove(object);
+            }
+            Event::Waiting { object, reason } => {
+                self.waiting.insert(object.clone(), reason.clone());
+            }
+            Event::Ready { object } => {
+                self.waiting.remove(object);
+            }
+            Event::Step(_) | Event::Applied { .. } => {}
+        }
+    }
+
+    fn text(&self) -> Option<String> {
+        if self.failed.is_empty() && self.waiting.is_empty() {
+            return None;
+        }
+        let mut out = String::from("Summary:\n");
+        for (o, r) in &self.failed {
+            out.push_str(&format!("  failed     {o}: {r}\n"));
+        }
+        for (o, r) in &self.waiting {
+            out.push_str(&format!("  not ready  {o}: {r}\n"));
+        }
+        Some(out)
+    }
 }
 
 fn plain_line(e: &Event) -> String {
@@ -934,4 +980,47 @@ pub fn get(cmd: &GetCmd, out: &mut String) -> anyhow::Result<()> {
         }
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summary_names_failed_and_unready_objects_only() {
+        let mut s = Summary::default();
+        let ev = |o: &str, r: Option<&str>, failed: bool| match (r, failed) {
+            (None, _) => Event::Ready { object: o.into() },
+            (Some(r), true) => Event::Failed {
+                object: o.into(),
+                reason: r.into(),
+            },
+            (Some(r), false) => Event::Waiting {
+                object: o.into(),
+                reason: r.into(),
+            },
+        };
+        s.observe(&ev("Deployment default/web", Some("0/2 ready"), false));
+        s.observe(&ev("Service default/web", Some("no ingress yet"), false));
+        s.observe(&ev("Service default/web", None, false));
+        assert_eq!(
+            s.text().unwrap(),
+            "Summary:\n  not ready  Deployment default/web: 0/2 ready\n"
+        );
+        s.observe(&ev(
+            "Deployment default/web",
+            Some("pod web-1: CrashLoopBackOff"),
+            true,
+        ));
+        // the rollback makes it ready again: the failure stays in the summary
+        s.observe(&ev("Deployment default/web", None, false));
+        assert_eq!(
+            s.text().unwrap(),
+            "Summary:\n  failed     Deployment default/web: pod web-1: CrashLoopBackOff\n"
+        );
+        let mut ok = Summary::default();
+        ok.observe(&ev("Deployment default/web", Some("0/2 ready"), false));
+        ok.observe(&ev("Deployment default/web", None, false));
+        assert_eq!(ok.text(), None, "nothing to say after a success");
+    }
 }
