@@ -74,12 +74,13 @@ pub fn three_way<'a, M: Meta<'a>>(
     meta: Option<M>,
 ) -> Value {
     let empty = Map::new();
-    let as_map = |v: &'_ Value| -> Map<String, Value> { v.as_object().unwrap_or(&empty).clone() };
-    let (original, modified, current) = (as_map(original), as_map(modified), as_map(current));
+    let original = original.as_object().unwrap_or(&empty);
+    let modified = modified.as_object().unwrap_or(&empty);
+    let current = current.as_object().unwrap_or(&empty);
     // additions and changes from the live object to the chart's
     let delta = diff_maps(
-        &current,
-        &modified,
+        current,
+        modified,
         meta,
         Opts {
             ignore_deletions: true,
@@ -89,8 +90,8 @@ pub fn three_way<'a, M: Meta<'a>>(
     );
     // deletions from the previous release's object to the chart's
     let deletions = diff_maps(
-        &original,
-        &modified,
+        original,
+        modified,
         meta,
         Opts {
             ignore_deletions: false,

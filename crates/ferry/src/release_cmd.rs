@@ -81,7 +81,7 @@ pub struct ClusterInstallArgs {
     pub force_conflicts: bool,
     /// Apply server-side (true, Helm 4's default for installs) or client-side like Helm 3
     /// (false).
-    #[arg(long = "server-side", default_value = "true", num_args = 0..=1, default_missing_value = "true", value_parser = server_side_value)]
+    #[arg(long = "server-side", default_value = "true", num_args = 0..=1, default_missing_value = "true")]
     pub server_side: ServerSide,
     /// A custom description.
     #[arg(long = "description")]
@@ -134,7 +134,7 @@ pub struct UpgradeArgs {
     pub force_conflicts: bool,
     /// auto (keep the method the release recorded: server-side, or client-side for releases
     /// made by Helm 3), true (server-side apply) or false (Helm 3's three-way merge).
-    #[arg(long = "server-side", default_value = "auto", num_args = 0..=1, default_missing_value = "true", value_parser = server_side_value)]
+    #[arg(long = "server-side", default_value = "auto", num_args = 0..=1, default_missing_value = "true")]
     pub server_side: ServerSide,
     /// A custom description.
     #[arg(long = "description")]
@@ -164,7 +164,7 @@ pub struct RollbackArgs {
     pub history_max: usize,
     /// auto (the method the target revision recorded), true (server-side apply) or false
     /// (Helm 3's three-way merge).
-    #[arg(long = "server-side", default_value = "auto", num_args = 0..=1, default_missing_value = "true", value_parser = server_side_value)]
+    #[arg(long = "server-side", default_value = "auto", num_args = 0..=1, default_missing_value = "true")]
     pub server_side: ServerSide,
     #[command(flatten)]
     pub op: OpFlags,
@@ -301,6 +301,32 @@ async fn connect(kube: &KubeFlags, namespace: &str) -> anyhow::Result<Client> {
         driver: Some(driver()?),
     })
     .await?)
+}
+
+/// A client for one cluster operation, set up from the flags every operation shares, and the
+/// task printing its progress.
+async fn operation_client(
+    op: &OpFlags,
+    namespace: &str,
+) -> anyhow::Result<(Client, Option<tokio::task::JoinHandle<()>>)> {
+    let mut client = connect(&op.kube, namespace).await?;
+    let (p, task) = progress(&op.progress);
+    client.progress = p;
+    client.field_manager = op.field_manager.clone();
+    client.lock = LockOptions {
+        wait: op.wait_for_lock,
+        ..lock_defaults()
+    };
+    Ok((client, task))
+}
+
+/// Ends an operation: dropping the client closes the progress channel; the progress task then
+/// prints what is left (the summary) before the command prints its result.
+async fn finish(client: Client, task: Option<tokio::task::JoinHandle<()>>) {
+    drop(client);
+    if let Some(t) = task {
+        let _ = t.await;
+    }
 }
 
 fn namespace(ns: &Option<String>) -> String {
@@ -519,14 +545,7 @@ pub fn install(a: &ClusterInstallArgs, out: &mut String) -> anyhow::Result<()> {
     let ns = a.base.render.namespace.clone();
     let rt = runtime()?;
     rt.block_on(async {
-        let mut client = connect(&a.op.kube, &ns).await?;
-        let (p, task) = progress(&a.op.progress);
-        client.progress = p;
-        client.field_manager = a.op.field_manager.clone();
-        client.lock = LockOptions {
-            wait: a.op.wait_for_lock,
-            ..lock_defaults()
-        };
+        let (client, task) = operation_client(&a.op, &ns).await?;
         let req = UpgradeRequest {
             install: true,
             install_only: true,
@@ -546,17 +565,10 @@ pub fn install(a: &ClusterInstallArgs, out: &mut String) -> anyhow::Result<()> {
             ..UpgradeRequest::new(&a.base.name, chart, &ns)
         };
         let res = client.upgrade(req).await;
-        drop(client);
-        if let Some(t) = task {
-            let _ = t.await;
-        }
+        finish(client, task).await;
         let r = res?;
         print_release(&r, &a.base.output, out)
     })
-}
-
-fn server_side_value(s: &str) -> Result<ServerSide, String> {
-    s.parse()
 }
 
 /// `ferry upgrade NAME CHART`.
@@ -570,7 +582,7 @@ pub fn upgrade(a: &UpgradeArgs, out: &mut String) -> anyhow::Result<()> {
     let ns = a.render.namespace.clone();
     let rt = runtime()?;
     rt.block_on(async {
-        let mut client = connect(&a.op.kube, &ns).await?;
+        let (client, task) = operation_client(&a.op, &ns).await?;
         let existed = !client.storage(Some(&ns)).history(&a.name).await?.is_empty();
         if a.install && !existed && a.output == "table" {
             out.push_str(&format!(
@@ -578,13 +590,6 @@ pub fn upgrade(a: &UpgradeArgs, out: &mut String) -> anyhow::Result<()> {
                 a.name
             ));
         }
-        let (p, task) = progress(&a.op.progress);
-        client.progress = p;
-        client.field_manager = a.op.field_manager.clone();
-        client.lock = LockOptions {
-            wait: a.op.wait_for_lock,
-            ..lock_defaults()
-        };
         let req = UpgradeRequest {
             install: a.install,
             values: user,
@@ -608,10 +613,7 @@ pub fn upgrade(a: &UpgradeArgs, out: &mut String) -> anyhow::Result<()> {
             ..UpgradeRequest::new(&a.name, chart, &ns)
         };
         let res = client.upgrade(req).await;
-        drop(client);
-        if let Some(t) = task {
-            let _ = t.await;
-        }
+        finish(client, task).await;
         let r = res?;
         if existed && a.output == "table" {
             out.push_str(&format!(
@@ -627,14 +629,7 @@ pub fn upgrade(a: &UpgradeArgs, out: &mut String) -> anyhow::Result<()> {
 pub fn rollback(a: &RollbackArgs, out: &mut String) -> anyhow::Result<()> {
     let ns = namespace(&a.namespace);
     runtime()?.block_on(async {
-        let mut client = connect(&a.op.kube, &ns).await?;
-        let (p, task) = progress(&a.op.progress);
-        client.progress = p;
-        client.field_manager = a.op.field_manager.clone();
-        client.lock = LockOptions {
-            wait: a.op.wait_for_lock,
-            ..lock_defaults()
-        };
+        let (client, task) = operation_client(&a.op, &ns).await?;
         let res = client
             .rollback(RollbackRequest {
                 name: a.name.clone(),
@@ -648,10 +643,7 @@ pub fn rollback(a: &RollbackArgs, out: &mut String) -> anyhow::Result<()> {
                 server_side: a.server_side,
             })
             .await;
-        drop(client);
-        if let Some(t) = task {
-            let _ = t.await;
-        }
+        finish(client, task).await;
         res?;
         out.push_str("Rollback was a success! Happy Helming!\n");
         Ok(())
@@ -662,14 +654,7 @@ pub fn rollback(a: &RollbackArgs, out: &mut String) -> anyhow::Result<()> {
 pub fn uninstall(a: &UninstallArgs, out: &mut String) -> anyhow::Result<()> {
     let ns = namespace(&a.namespace);
     runtime()?.block_on(async {
-        let mut client = connect(&a.op.kube, &ns).await?;
-        let (p, task) = progress(&a.op.progress);
-        client.progress = p;
-        client.field_manager = a.op.field_manager.clone();
-        client.lock = LockOptions {
-            wait: a.op.wait_for_lock,
-            ..lock_defaults()
-        };
+        let (client, task) = operation_client(&a.op, &ns).await?;
         let mut result = Ok(());
         for name in &a.names {
             match client
@@ -699,10 +684,7 @@ pub fn uninstall(a: &UninstallArgs, out: &mut String) -> anyhow::Result<()> {
                 }
             }
         }
-        drop(client);
-        if let Some(t) = task {
-            let _ = t.await;
-        }
+        finish(client, task).await;
         result
     })
 }

@@ -291,18 +291,17 @@ impl Cluster {
             field_manager: Some(manager.to_string()),
             ..PatchParams::default()
         };
-        let what = format!("cannot patch {:?} with kind {}", o.name, o.ar.kind);
-        if strategic {
-            let p = Patch::Strategic(&patch);
-            retry_write(|| api.patch(&o.name, &pp, &p))
-                .await
-                .map_err(api_err(what))?;
+        let p = if strategic {
+            Patch::Strategic(&patch)
         } else {
-            let p = Patch::Merge(&patch);
-            retry_write(|| api.patch(&o.name, &pp, &p))
-                .await
-                .map_err(api_err(what))?;
-        }
+            Patch::Merge(&patch)
+        };
+        retry_write(|| api.patch(&o.name, &pp, &p))
+            .await
+            .map_err(api_err(format!(
+                "cannot patch {:?} with kind {}",
+                o.name, o.ar.kind
+            )))?;
         Ok(true)
     }
 
