@@ -6,6 +6,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use ferry_testsupport::{history_rows, run};
 use serde_json::Value;
 
 fn chart() -> String {
@@ -15,39 +16,29 @@ fn chart() -> String {
         .into_owned()
 }
 
+/// A short release lock lease, so a killed holder is taken over quickly.
+const LEASE: (&str, &str) = ("FERRY_LOCK_LEASE_SECONDS", "2");
+
 fn ferry(kc: &str, args: &[&str]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_ferry"));
     c.args(args)
         .args(["--kubeconfig", kc, "-n", "default"])
-        .env("FERRY_LOCK_LEASE_SECONDS", "2");
+        .env(LEASE.0, LEASE.1);
     c
 }
 
-async fn output(mut c: Command) -> (bool, String, String) {
-    tokio::task::spawn_blocking(move || {
-        let o = c.output().unwrap();
-        (
-            o.status.success(),
-            String::from_utf8_lossy(&o.stdout).into_owned(),
-            String::from_utf8_lossy(&o.stderr).into_owned(),
-        )
-    })
-    .await
-    .unwrap()
-}
-
-fn statuses(json: &str) -> Vec<(i64, String)> {
-    let v: Value = serde_json::from_str(json).unwrap();
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            (
-                r["revision"].as_i64().unwrap(),
-                r["status"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect()
+/// Runs ferry to completion in a blocking thread (the simulator serves on this runtime).
+async fn run_ferry(kc: &str, args: &[&str]) -> (bool, String, String) {
+    let mut all = args.to_vec();
+    all.extend(["--kubeconfig", kc, "-n", "default"]);
+    let o = run(
+        Path::new(env!("CARGO_BIN_EXE_ferry")),
+        &all,
+        &[LEASE],
+        Duration::from_secs(300),
+    )
+    .await;
+    (o.ok, o.stdout, o.stderr)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -62,22 +53,18 @@ async fn two_concurrent_upgrades_one_applies_the_other_fails_clearly() {
     let kc = dir.path().join("kc");
     sim.write_kubeconfig(&kc).unwrap();
     let kc = kc.to_str().unwrap().to_string();
-    let (ok, _, err) = output(ferry(&kc, &["install", "web", &chart()])).await;
+    let (ok, _, err) = run_ferry(&kc, &["install", "web", &chart()]).await;
     assert!(ok, "{err}");
-    let up = |tag: &str| {
-        ferry(
-            &kc,
-            &[
-                "upgrade",
-                "web",
-                &chart(),
-                "--wait",
-                "--set",
-                &format!("image.tag={tag}"),
-            ],
-        )
+    let up = |tag: &'static str, extra: &'static [&'static str]| {
+        let kc = kc.clone();
+        async move {
+            let (chart, set) = (chart(), format!("image.tag={tag}"));
+            let mut args = vec!["upgrade", "web", &chart, "--wait", "--set", &set];
+            args.extend(extra);
+            run_ferry(&kc, &args).await
+        }
     };
-    let (a, b) = tokio::join!(output(up("a")), output(up("b")));
+    let (a, b) = tokio::join!(up("a", &[]), up("b", &[]));
     let oks = [a.0, b.0].iter().filter(|x| **x).count();
     assert_eq!(oks, 1, "exactly one applies:\n{}\n{}", a.2, b.2);
     let loser = if a.0 { &b.2 } else { &a.2 };
@@ -86,22 +73,23 @@ async fn two_concurrent_upgrades_one_applies_the_other_fails_clearly() {
             && loser.contains("is held by ferry/"),
         "{loser}"
     );
-    let (_, h, _) = output(ferry(&kc, &["history", "web", "-o", "json"])).await;
+    let (_, h, _) = run_ferry(&kc, &["history", "web", "-o", "json"]).await;
     assert_eq!(
-        statuses(&h),
+        history_rows(&h),
         [(1, "superseded".into()), (2, "deployed".into())]
     );
 
     // With --wait-for-lock the second one waits and then applies.
-    let mut waiting = up("d");
-    waiting.arg("--wait-for-lock=60s");
-    let (c, d) = tokio::join!(output(up("c")), async {
+    let (c, d) = tokio::join!(up("c", &[]), async {
         tokio::time::sleep(Duration::from_millis(300)).await;
-        output(waiting).await
+        up("d", &["--wait-for-lock=60s"]).await
     });
     assert!(c.0 && d.0, "{}\n{}", c.2, d.2);
-    let (_, h, _) = output(ferry(&kc, &["history", "web", "-o", "json"])).await;
-    assert_eq!(statuses(&h).last().unwrap(), &(4, "deployed".to_string()));
+    let (_, h, _) = run_ferry(&kc, &["history", "web", "-o", "json"]).await;
+    assert_eq!(
+        history_rows(&h).last().unwrap(),
+        &(4, "deployed".to_string())
+    );
     sim.shutdown().await;
 }
 
@@ -117,11 +105,7 @@ async fn an_upgrade_killed_mid_apply_is_recovered_by_the_next_command() {
     let kc = dir.path().join("kc");
     sim.write_kubeconfig(&kc).unwrap();
     let kc = kc.to_str().unwrap().to_string();
-    let (ok, _, err) = output(ferry(
-        &kc,
-        &["install", "web", &chart(), "--set", "image.tag=v1"],
-    ))
-    .await;
+    let (ok, _, err) = run_ferry(&kc, &["install", "web", &chart(), "--set", "image.tag=v1"]).await;
     assert!(ok, "{err}");
     // An upgrade that waits (Pods take 20s here) ... killed with SIGKILL while waiting.
     let mut child = ferry(
@@ -156,15 +140,11 @@ async fn an_upgrade_killed_mid_apply_is_recovered_by_the_next_command() {
     // Helm would now say "another operation is in progress" forever. ferry waits out the
     // dead holder's lease (2s here), marks the interrupted revision failed, and goes on.
     tokio::time::sleep(Duration::from_millis(3500)).await;
-    let (ok, _, err) = output(ferry(
-        &kc,
-        &["upgrade", "web", &chart(), "--set", "image.tag=v3"],
-    ))
-    .await;
+    let (ok, _, err) = run_ferry(&kc, &["upgrade", "web", &chart(), "--set", "image.tag=v3"]).await;
     assert!(ok, "{err}");
-    let (_, h, _) = output(ferry(&kc, &["history", "web", "-o", "json"])).await;
+    let (_, h, _) = run_ferry(&kc, &["history", "web", "-o", "json"]).await;
     assert_eq!(
-        statuses(&h),
+        history_rows(&h),
         [
             (1, "superseded".into()),
             (2, "failed".into()),

@@ -2,11 +2,13 @@
 //! Helm (the oracle) on the same simulator: interop both ways, hooks, ownership.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
-use ferry_testsupport::{helm_oracle, run};
+use ferry_testsupport::{helm_oracle, history_rows, run};
 use serde_json::Value;
+
+/// No command of these tests takes this long unless something hangs.
+const LIMIT: Duration = Duration::from_secs(300);
 
 struct Env {
     sim: kubesim::Sim,
@@ -36,21 +38,10 @@ async fn env() -> Env {
 impl Env {
     /// Runs ferry in a blocking thread (the simulator serves on this runtime).
     async fn ferry(&self, args: &[&str]) -> (bool, String, String) {
-        let mut all: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-        all.extend(["--kubeconfig".to_string(), self.kc.clone()]);
-        tokio::task::spawn_blocking(move || {
-            let o = Command::new(env!("CARGO_BIN_EXE_ferry"))
-                .args(&all)
-                .output()
-                .unwrap();
-            (
-                o.status.success(),
-                String::from_utf8_lossy(&o.stdout).into_owned(),
-                String::from_utf8_lossy(&o.stderr).into_owned(),
-            )
-        })
-        .await
-        .unwrap()
+        let mut all = args.to_vec();
+        all.extend(["--kubeconfig", &self.kc]);
+        let o = run(Path::new(env!("CARGO_BIN_EXE_ferry")), &all, &[], LIMIT).await;
+        (o.ok, o.stdout, o.stderr)
     }
 
     async fn helm(&self, oracle: &Path, ns: &str, args: &[&str]) -> (bool, Value, String) {
@@ -80,20 +71,6 @@ fn order_service() -> String {
         .join("../../testdata/charts/order-service")
         .to_string_lossy()
         .into_owned()
-}
-
-fn history(json: &str) -> Vec<(i64, String)> {
-    let v: Value = serde_json::from_str(json).unwrap();
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            (
-                r["revision"].as_i64().unwrap(),
-                r["status"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -224,13 +201,13 @@ async fn helm_continues_a_ferry_release_and_ferry_continues_a_helm_release() {
             .ferry(&["history", name, "-n", "default", "-o", "json"])
             .await;
         assert!(ok, "{err}");
-        assert_eq!(history(&out), helm_hist, "{name}");
+        assert_eq!(history_rows(&out), helm_hist, "{name}");
     }
     let (_, out, _) = e
         .ferry(&["history", "cart", "-n", "default", "-o", "json"])
         .await;
     assert_eq!(
-        history(&out),
+        history_rows(&out),
         [
             (1, "superseded".into()),
             (2, "superseded".into()),
@@ -336,7 +313,7 @@ async fn hooks_run_in_weight_order_with_delete_policies_and_a_failing_hook_rolls
         .ferry(&["history", "app", "-n", "default", "-o", "json"])
         .await;
     assert_eq!(
-        history(&out),
+        history_rows(&out),
         [
             (1, "superseded".into()),
             (2, "failed".into()),
@@ -380,7 +357,10 @@ async fn objects_of_another_owner_are_refused_unless_taken_over() {
         .ferry(&["history", "second", "-n", "default", "-o", "json"])
         .await;
     assert!(
-        out.is_empty() || history(&out).iter().all(|(_, s)| s != "pending-install"),
+        out.is_empty()
+            || history_rows(&out)
+                .iter()
+                .all(|(_, s)| s != "pending-install"),
         "{out}"
     );
     let (ok, _, err) = e

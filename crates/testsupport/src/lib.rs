@@ -109,6 +109,21 @@ pub async fn run(program: &Path, args: &[&str], env: &[(&str, &str)], limit: Dur
     .expect("join")
 }
 
+/// `(revision, status)` of each row of `history -o json` (ferry's or helm's).
+pub fn history_rows(json: &str) -> Vec<(i64, String)> {
+    let v: serde_json::Value = serde_json::from_str(json).expect("history is JSON");
+    v.as_array()
+        .expect("history is a list")
+        .iter()
+        .map(|r| {
+            (
+                r["revision"].as_i64().expect("revision"),
+                r["status"].as_str().expect("status").to_string(),
+            )
+        })
+        .collect()
+}
+
 /// A kube client for a kubeconfig (YAML text), e.g. a simulator's.
 pub async fn kube_client(kubeconfig: &str) -> kube::Client {
     let kc = kube::config::Kubeconfig::from_yaml(kubeconfig).expect("kubeconfig parses");
