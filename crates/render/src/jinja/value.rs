@@ -12,7 +12,7 @@ use ferry_gotmpl::{List, Map, Type, Value};
 use minijinja::value::{Enumerator, Object, ObjectRepr};
 use minijinja::{Error, ErrorKind, State, Value as JValue};
 
-use crate::convert::{from_tmpl, to_tmpl};
+use crate::convert::from_tmpl;
 
 /// A Go map, list or struct seen from Jinja.
 #[derive(Debug)]
@@ -55,47 +55,7 @@ pub(crate) fn to_jinja(v: &Value) -> JValue {
 /// A Jinja value as data (what `toyaml`/`tojson` serialise). Wrapped Go values keep their Go
 /// typing (YAML numbers stay floats); numbers made in Jinja are ints or floats as written.
 pub(crate) fn to_chart(v: &JValue) -> CValue {
-    if let Some(g) = v.downcast_object_ref::<GoValue>() {
-        return from_tmpl(&g.0);
-    }
-    if let Some(g) = v.downcast_object_ref::<GoStringer>() {
-        return from_tmpl(&g.inner.0);
-    }
-    if let Some(r) = v.downcast_object_ref::<Root>() {
-        return from_tmpl(&Value::Map(r.0.clone()));
-    }
-    use minijinja::value::ValueKind as K;
-    match v.kind() {
-        K::Undefined | K::None => CValue::Null,
-        K::Bool => CValue::Bool(v.is_true()),
-        K::Number => {
-            if let Some(i) = v.as_i64().filter(|_| v.is_integer()) {
-                CValue::Int(i)
-            } else {
-                CValue::Float(f64::try_from(v.clone()).unwrap_or(0.0))
-            }
-        }
-        K::String => CValue::String(v.as_str().unwrap_or_default().to_string()),
-        K::Bytes => {
-            CValue::String(String::from_utf8_lossy(v.as_bytes().unwrap_or_default()).into())
-        }
-        K::Map => {
-            let mut m = CMap::new();
-            if let Ok(keys) = v.try_iter() {
-                for k in keys {
-                    let item = v.get_item(&k).unwrap_or_default();
-                    m.insert(key_string(&k), to_chart(&item));
-                }
-            }
-            CValue::Map(m)
-        }
-        K::Seq | K::Iterable => CValue::List(
-            v.try_iter()
-                .map(|it| it.map(|x| to_chart(&x)).collect())
-                .unwrap_or_default(),
-        ),
-        _ => CValue::String(v.to_string()),
-    }
+    from_tmpl(&to_go(v))
 }
 
 fn key_string(k: &JValue) -> String {
@@ -144,7 +104,8 @@ pub(crate) fn to_go(v: &JValue) -> Value {
                 .map(|it| it.map(|x| to_go(&x)).collect())
                 .unwrap_or_default(),
         )),
-        _ => to_tmpl(&to_chart(v)),
+        K::Bytes => Value::string(String::from_utf8_lossy(v.as_bytes().unwrap_or_default())),
+        _ => Value::string(v.to_string()),
     }
 }
 
