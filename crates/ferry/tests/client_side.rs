@@ -58,6 +58,21 @@ fn chart(dir: &Path) -> ferry::chart::Chart {
     ferry::chart::load(&c).unwrap()
 }
 
+/// A simulator (Pods ready after 100ms), a kube client for it and a ferry client on it.
+async fn cluster() -> (kubesim::Sim, kube::Client, Client) {
+    let sim = kubesim::Sim::start(kubesim::Config {
+        ready_after: Duration::from_millis(100),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let kube = ferry_testsupport::kube_client(&sim.kubeconfig()).await;
+    let client = Client::from_kube(kube.clone(), "default", Driver::Secret)
+        .await
+        .unwrap();
+    (sim, kube, client)
+}
+
 fn values(yaml: &str) -> Map {
     ferry::chart::yaml::parse_values(yaml).unwrap()
 }
@@ -82,18 +97,9 @@ fn managers(d: &Value) -> Vec<(String, String)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_side_releases_stay_client_side_until_switched() {
-    let sim = kubesim::Sim::start(kubesim::Config {
-        ready_after: Duration::from_millis(100),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let (sim, kube, client) = cluster().await;
     let dir = tempfile::tempdir().unwrap();
     let chart = chart(dir.path());
-    let kube = ferry_testsupport::kube_client(&sim.kubeconfig()).await;
-    let client = Client::from_kube(kube.clone(), "default", Driver::Secret)
-        .await
-        .unwrap();
     let req = |vals: &str, ss: ServerSide| UpgradeRequest {
         install: true,
         server_side: ss,
@@ -239,21 +245,12 @@ async fn client_side_releases_stay_client_side_until_switched() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn helm_continues_a_client_side_release_made_by_ferry() {
     let Some(oracle) = helm_oracle() else { return };
-    let sim = kubesim::Sim::start(kubesim::Config {
-        ready_after: Duration::from_millis(100),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let (sim, _, mut client) = cluster().await;
     let dir = tempfile::tempdir().unwrap();
     let chart = chart(dir.path());
     let kc = dir.path().join("kubeconfig");
     std::fs::write(&kc, sim.kubeconfig()).unwrap();
     let kc = kc.to_string_lossy().into_owned();
-    let kube = ferry_testsupport::kube_client(&sim.kubeconfig()).await;
-    let mut client = Client::from_kube(kube, "default", Driver::Secret)
-        .await
-        .unwrap();
     // the oracle (Helm's SDK inside Python) writes as field manager `python`
     client.field_manager = "python".into();
     let r1 = client

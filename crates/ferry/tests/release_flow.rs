@@ -63,18 +63,21 @@ async fn seed_flow_install_upgrade_failed_upgrade_rolls_back_rollback_history() 
         ..UpgradeRequest::new("production", chart.clone(), "production")
     };
 
-    // 1. upgrade --install --atomic --create-namespace --wait
-    let r1 = client.upgrade(base("{}")).await.unwrap();
-    assert_eq!((r1.version, r1.info.status.clone()), (1, Status::Deployed));
-    assert_eq!(r1.info.description, "Install complete");
-    let d = sim
-        .get(
+    let order_service = || {
+        sim.get(
             "apps",
             "deployments",
             "production",
             "production-order-service",
         )
-        .expect("order-service deployed");
+        .expect("order-service deployed")
+    };
+
+    // 1. upgrade --install --atomic --create-namespace --wait
+    let r1 = client.upgrade(base("{}")).await.unwrap();
+    assert_eq!((r1.version, r1.info.status.clone()), (1, Status::Deployed));
+    assert_eq!(r1.info.description, "Install complete");
+    let d = order_service();
     assert_eq!(
         d["status"]["readyReplicas"], 3,
         "--wait returned once ready"
@@ -95,14 +98,7 @@ async fn seed_flow_install_upgrade_failed_upgrade_rolls_back_rollback_history() 
         .await
         .unwrap();
     assert_eq!((r2.version, r2.info.status.clone()), (2, Status::Deployed));
-    let d = sim
-        .get(
-            "apps",
-            "deployments",
-            "production",
-            "production-order-service",
-        )
-        .unwrap();
+    let d = order_service();
     assert_eq!(d["spec"]["replicas"], 2);
 
     // 3. an upgrade to an image tagged `fail`: fails fast and rolls back by itself
@@ -127,14 +123,7 @@ async fn seed_flow_install_upgrade_failed_upgrade_rolls_back_rollback_history() 
         err.contains("CrashLoopBackOff"),
         "the reason is named: {err}"
     );
-    let d = sim
-        .get(
-            "apps",
-            "deployments",
-            "production",
-            "production-order-service",
-        )
-        .unwrap();
+    let d = order_service();
     let image = d["spec"]["template"]["spec"]["containers"][0]["image"]
         .as_str()
         .unwrap();
@@ -159,14 +148,7 @@ async fn seed_flow_install_upgrade_failed_upgrade_rolls_back_rollback_history() 
         .await
         .unwrap();
     assert_eq!(r5.version, 5);
-    let d = sim
-        .get(
-            "apps",
-            "deployments",
-            "production",
-            "production-order-service",
-        )
-        .unwrap();
+    let d = order_service();
     assert_eq!(d["spec"]["replicas"], 3, "revision 1's values are live");
 
     // 5. history, with Helm's statuses and descriptions
