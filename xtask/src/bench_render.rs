@@ -3,8 +3,9 @@
 //!   `Chart.render`, timed inside one Python process, so interpreter start-up is not counted),
 //!   and the peak memory that process gained over an idle one with Helm loaded;
 //! - ferry's load and render stages in process (`crates/render/examples/bench_render.rs`);
-//! - the whole `ferry template` process (spawn to exit, output read through a pipe) and its
-//!   peak RSS;
+//! - the whole `ferry template` process (spawn to exit, output read through a pipe), its
+//!   peak RSS, and what that is above the same binary's idle size (`ferry --version`), the
+//!   measure comparable to Helm's gain;
 //! - the floor: a process that only reads, decompresses and untars the archive, parses its
 //!   values files and writes as many bytes as ferry printed (`crates/chart/examples/floor.rs`);
 //!
@@ -195,8 +196,10 @@ pub fn run() -> Result<()> {
     println!(
         "== render: every corpus chart, ferry beside Helm v4 (medians of {runs} runs; ms, MiB)"
     );
+    // ferry's idle size: the same binary doing nothing (`--version`), for the gain columns
+    let f_idle = peak_rss(&bin.join("ferry"), &["--version".into()]);
     println!(
-        "{:<28} {:>6} | {:>7} {:>7} | {:>6} {:>6} {:>6} | {:>6} {:>6} | {:>6} {:>5} | {:>6} {:>6} {:>5} {:>5}",
+        "{:<28} {:>6} | {:>7} {:>7} | {:>6} {:>6} {:>6} | {:>6} {:>6} | {:>6} {:>5} | {:>6} {:>6} {:>5} {:>6} {:>5} {:>5}",
         "chart",
         "tplKB",
         "h.load",
@@ -211,7 +214,9 @@ pub fn run() -> Result<()> {
         "h.all",
         "h.gain",
         "f.MiB",
-        "mem",
+        "f.gain",
+        "all×",
+        "gain×",
     );
     for case in cases(&shared)? {
         let label = case
@@ -322,8 +327,11 @@ pub fn run() -> Result<()> {
             None => (None, None, None, None),
         };
         let f_kb = f_rss.map(|k| k as f64);
+        let f_gain = f_rss
+            .zip(f_idle)
+            .map(|(k, idle)| (k.saturating_sub(idle) as f64).max(1.0));
         println!(
-            "{label:<28} {tpl_kb:>6.0} | {:>7} {:>7} | {f_load:>6.2} {f_render:>6.2} {:>6} | {f_proc:>6.2} {:>6} | {floor:>6.2} {:>5} | {:>6} {:>6} {:>5} {:>5}",
+            "{label:<28} {tpl_kb:>6.0} | {:>7} {:>7} | {f_load:>6.2} {f_render:>6.2} {:>6} | {f_proc:>6.2} {:>6} | {floor:>6.2} {:>5} | {:>6} {:>6} {:>5} {:>6} {:>5} {:>5}",
             cell(h_load, 2),
             cell(h_render, 2),
             ratio(h_render.map(|h| h / f_render)),
@@ -332,7 +340,12 @@ pub fn run() -> Result<()> {
             cell(h_all.map(|k| k / 1024.0), 1),
             cell(h_kb.map(|k| k / 1024.0), 1),
             cell(f_kb.map(|k| k / 1024.0), 1),
-            match (f_kb, h_kb) {
+            cell(f_gain.map(|k| k / 1024.0), 1),
+            match (f_kb, h_all) {
+                (Some(f), Some(h)) => format!("{:.2}×", f / h),
+                _ => "-".into(),
+            },
+            match (f_gain, h_kb) {
                 (Some(f), Some(h)) => format!("{:.2}×", f / h),
                 _ => "-".into(),
             },
@@ -342,7 +355,9 @@ pub fn run() -> Result<()> {
         "(rend× = Helm render / ferry render stage; proc× = Helm in-process load+render / the whole \
          `ferry template` process; /flr = ferry process / floor; h.all = peak RSS of Helm's \
          process (Python and the Helm library included); h.gain = what it gained over its idle \
-         size with Helm loaded; f.MiB = peak RSS of the whole ferry process; mem = f.MiB / h.gain)"
+         size with Helm loaded; f.MiB = peak RSS of the whole ferry process; f.gain = what it \
+         gained over the same binary idle (`ferry --version`); all× = f.MiB / h.all; gain× = \
+         f.gain / h.gain)"
     );
     Ok(())
 }

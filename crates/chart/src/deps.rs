@@ -598,7 +598,7 @@ fn write_tar_contents<W: Write>(tar: &mut tar::Builder<W>, c: &Chart, prefix: &s
         add(format!("{base}/Chart.lock"), lock.to_yaml().as_bytes())?;
     }
     if let Some(v) = c.raw_file("values.yaml") {
-        add(format!("{base}/values.yaml"), &v.data)?;
+        add(format!("{base}/values.yaml"), v.data())?;
     }
     if let Some(s) = &c.schema {
         if serde_json::from_slice::<serde_json::Value>(s).is_err() {
@@ -610,7 +610,7 @@ fn write_tar_contents<W: Write>(tar: &mut tar::Builder<W>, c: &Chart, prefix: &s
         add(format!("{base}/values.schema.json"), s)?;
     }
     for f in c.templates.iter().chain(c.files.iter()) {
-        add(format!("{base}/{}", f.name), &f.data)?;
+        add(format!("{base}/{}", f.name), f.data())?;
     }
     for d in &c.dependencies {
         write_tar_contents(tar, d, &format!("{base}/charts"))?;

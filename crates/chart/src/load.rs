@@ -16,29 +16,66 @@ pub const MAX_DECOMPRESSED_CHART_SIZE: u64 = 100 * 1024 * 1024;
 pub const MAX_DECOMPRESSED_FILE_SIZE: u64 = 5 * 1024 * 1024;
 
 /// One file of a chart: its path relative to the chart root and its bytes.
+///
+/// UTF-8 contents (nearly every file of a chart) are kept as a shared string, so templates and
+/// `.Files` read them without copying or validating them again.
 #[derive(Debug, Clone, PartialEq)]
 pub struct File {
     /// `/`-separated path relative to the chart root (`templates/svc.yaml`).
     pub name: String,
     /// Contents (a leading UTF-8 BOM removed, as Helm does).
-    pub data: Arc<[u8]>,
+    content: Content,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Content {
+    Text(Arc<str>),
+    Binary(Arc<[u8]>),
 }
 
 impl File {
     /// Creates a file.
-    pub fn new(name: impl Into<String>, data: impl Into<Arc<[u8]>>) -> File {
+    pub fn new(name: impl Into<String>, data: impl Into<Vec<u8>>) -> File {
+        let content = match String::from_utf8(data.into()) {
+            Ok(text) => Content::Text(text.into()),
+            Err(e) => Content::Binary(e.into_bytes().into()),
+        };
         File {
             name: name.into(),
-            data: data.into(),
+            content,
+        }
+    }
+
+    /// The same contents under another name (no copy).
+    pub fn renamed(&self, name: impl Into<String>) -> File {
+        File {
+            name: name.into(),
+            content: self.content.clone(),
+        }
+    }
+
+    /// The contents.
+    pub fn data(&self) -> &[u8] {
+        match &self.content {
+            Content::Text(t) => t.as_bytes(),
+            Content::Binary(b) => b,
         }
     }
 
     /// The contents as text (lossy for invalid UTF-8).
     pub fn text(&self) -> std::borrow::Cow<'_, str> {
-        // `from_utf8` validates much faster than the lossy decoder, and charts are UTF-8
-        match std::str::from_utf8(&self.data) {
-            Ok(s) => std::borrow::Cow::Borrowed(s),
-            Err(_) => String::from_utf8_lossy(&self.data),
+        match &self.content {
+            Content::Text(t) => std::borrow::Cow::Borrowed(t),
+            Content::Binary(b) => String::from_utf8_lossy(b),
+        }
+    }
+
+    /// The contents as a shared string (lossy for invalid UTF-8): a reference count for
+    /// UTF-8 files, not a copy.
+    pub fn shared_text(&self) -> Arc<str> {
+        match &self.content {
+            Content::Text(t) => t.clone(),
+            Content::Binary(b) => String::from_utf8_lossy(b).into(),
         }
     }
 }
@@ -351,8 +388,8 @@ pub fn load_files(files: Vec<File>, origin: &str) -> Result<Chart> {
     let files: Vec<File> = files
         .into_iter()
         .map(|f| {
-            if f.data.starts_with(&[0xEF, 0xBB, 0xBF]) {
-                File::new(f.name, f.data[3..].to_vec())
+            if f.data().starts_with(&[0xEF, 0xBB, 0xBF]) {
+                File::new(f.name.as_str(), &f.data()[3..])
             } else {
                 f
             }
@@ -415,7 +452,7 @@ pub fn load_files(files: Vec<File>, origin: &str) -> Result<Chart> {
                     }
                 })?;
             }
-            "values.schema.json" => chart.schema = Some(f.data.clone()),
+            "values.schema.json" => chart.schema = Some(f.data().into()),
             "requirements.yaml" => {
                 let v = parse_yaml_file(origin, &f)?;
                 let deps = requirements_from_value(&v).map_err(|m| {
@@ -437,10 +474,7 @@ pub fn load_files(files: Vec<File>, origin: &str) -> Result<Chart> {
                 }
                 let rest = &n["charts/".len()..];
                 let cname = rest.split('/').next().unwrap_or(rest).to_string();
-                subcharts
-                    .entry(cname)
-                    .or_default()
-                    .push(File::new(rest, f.data.clone()));
+                subcharts.entry(cname).or_default().push(f.renamed(rest));
             }
             _ => chart.files.push(f),
         }
@@ -471,13 +505,13 @@ pub fn load_files(files: Vec<File>, origin: &str) -> Result<Chart> {
                     ),
                 ));
             }
-            load_archive(&file.data, &sub_origin)?
+            load_archive(file.data(), &sub_origin)?
         } else {
             let buff: Vec<File> = files
                 .into_iter()
                 .filter_map(|f| {
                     let (_, rest) = f.name.split_once('/')?;
-                    Some(File::new(rest, f.data))
+                    Some(f.renamed(rest))
                 })
                 .collect();
             load_files(buff, &sub_origin)?

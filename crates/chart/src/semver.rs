@@ -168,12 +168,17 @@ impl Constraints {
         static VALID: OnceLock<Regex> = OnceLock::new();
         static FIND: OnceLock<Regex> = OnceLock::new();
         static ONE: OnceLock<Regex> = OnceLock::new();
-        let range = re(&RANGE, || format!(r"\s*({CV})\s+-\s+({CV})\s*"));
+        // Go's `\s` is ASCII white space without \v (Rust's is Unicode's, and much bigger to
+        // compile)
+        let ws = |p: String| p.replace(r"\s", r"[\t\n\f\r ]");
+        let range = re(&RANGE, || ws(format!(r"\s*({CV})\s+-\s+({CV})\s*")));
         let valid = re(&VALID, || {
-            format!(r"^(\s*({OPS})\s*({CV})\s*)((?:\s+|,\s*)({OPS})\s*({CV})\s*)*$")
+            ws(format!(
+                r"^(\s*({OPS})\s*({CV})\s*)((?:\s+|,\s*)({OPS})\s*({CV})\s*)*$"
+            ))
         });
-        let find = re(&FIND, || format!(r"({OPS})\s*({CV})"));
-        let one = re(&ONE, || format!(r"^\s*({OPS})\s*({CV})\s*$"));
+        let find = re(&FIND, || ws(format!(r"({OPS})\s*({CV})")));
+        let one = re(&ONE, || ws(format!(r"^\s*({OPS})\s*({CV})\s*$")));
 
         // rewriteRange: "a - b" → ">= a, <= b "
         let mut rewritten = c.to_string();

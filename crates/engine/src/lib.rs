@@ -3,8 +3,10 @@
 //! watching.
 
 pub mod apply;
-pub mod object;
 pub mod patch;
+pub mod progress;
 pub mod wait;
 
-pub use object::{Object, Target};
+pub use apply::{Cluster, ClusterError, Obj};
+pub use progress::{Event, Progress};
+pub use wait::State;

@@ -1,8 +1,9 @@
 //! ferry: a native Rust release engine for Kubernetes that deploys Helm charts without helm.
 //!
-//! This crate is the facade other Rust tools embed, and it holds the `ferry` binary. Today it
-//! re-exports chart loading and values ([`chart`]); rendering, release storage and the
-//! apply/wait engine join it as they land.
+//! This crate is the facade other Rust tools embed, and it holds the `ferry` binary. It
+//! re-exports chart loading and values ([`chart`]), rendering ([`render`]), release storage
+//! ([`release`]) and the apply/wait engine ([`engine`]); [`action`] runs the release operations
+//! on them.
 //!
 //! ```
 //! use ferry::chart::{File, Map, load_files, coalesce::{computed_values, Warnings}};
@@ -21,5 +22,6 @@ pub mod gotime;
 pub mod lock;
 
 pub use ferry_chart as chart;
+pub use ferry_engine as engine;
 pub use ferry_release as release;
 pub use ferry_render as render;

@@ -57,6 +57,8 @@ enum Command {
     Upgrade(release_cmd::UpgradeArgs),
     /// Roll a release back to a previous revision.
     Rollback(release_cmd::RollbackArgs),
+    /// Run the tests (`helm.sh/hook: test`) of a release.
+    Test(release_cmd::TestArgs),
     /// Uninstall releases.
     #[command(alias = "un", alias = "delete", alias = "del")]
     Uninstall(release_cmd::UninstallArgs),
@@ -231,7 +233,7 @@ fn show(what: ShowCmd, out: &mut String) -> anyhow::Result<()> {
         let mut crds = Vec::new();
         collect_crds(&c, &mut crds);
         for f in crds {
-            if !f.data.starts_with(b"---") {
+            if !f.data().starts_with(b"---") {
                 out.push_str("---\n");
             }
             out.push_str(&f.text());
@@ -344,6 +346,7 @@ fn run(cli: Cli) -> anyhow::Result<String> {
         Command::Install(a) => release_cmd::install(&a, &mut out)?,
         Command::Upgrade(a) => release_cmd::upgrade(&a, &mut out)?,
         Command::Rollback(a) => release_cmd::rollback(&a, &mut out)?,
+        Command::Test(a) => release_cmd::test(&a, &mut out)?,
         Command::Uninstall(a) => release_cmd::uninstall(&a, &mut out)?,
         Command::History { name, max, read } => release_cmd::history(&name, max, &read, &mut out)?,
         Command::List(a) => release_cmd::list(&a, &mut out)?,

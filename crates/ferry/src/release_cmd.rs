@@ -7,8 +7,8 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use ferry::action::{
-    Client, ConnectOptions, Event, Progress, RollbackRequest, ServerSide, UninstallRequest,
-    UpgradeRequest,
+    Client, ConnectOptions, Event, Progress, RollbackRequest, ServerSide, TestRequest,
+    UninstallRequest, UpgradeRequest,
 };
 use ferry::chart::{self, Value};
 use ferry::gotime::GoTime;
@@ -168,6 +168,32 @@ pub struct RollbackArgs {
     pub server_side: ServerSide,
     #[command(flatten)]
     pub op: OpFlags,
+}
+
+/// `ferry test`.
+#[derive(Args)]
+pub struct TestArgs {
+    /// Release name.
+    pub name: String,
+    /// Namespace.
+    #[arg(short = 'n', long = "namespace")]
+    pub namespace: Option<String>,
+    /// Time to wait for any individual Kubernetes operation (like Jobs for hooks).
+    #[arg(long = "timeout", default_value = "5m0s", value_parser = crate::sim_cmd::parse_duration)]
+    pub timeout: Duration,
+    /// Dump the logs from test pods (this runs after all tests are complete, but before any
+    /// cleanup).
+    #[arg(long = "logs")]
+    pub logs: bool,
+    /// Specify tests by attribute (currently "name") using attribute=value syntax or
+    /// '!attribute=value' to exclude a test (repeatable, or comma-separated).
+    #[arg(long = "filter", value_delimiter = ',')]
+    pub filter: Vec<String>,
+    /// Progress on stderr: `auto`, `plain` or `none`.
+    #[arg(long = "progress", default_value = "auto", value_parser = ["auto", "plain", "none"])]
+    pub progress: String,
+    #[command(flatten)]
+    pub kube: KubeFlags,
 }
 
 /// `ferry uninstall`.
@@ -562,6 +588,8 @@ pub fn install(a: &ClusterInstallArgs, out: &mut String) -> anyhow::Result<()> {
             server_side: a.server_side,
             description: a.description.clone(),
             sub_notes: a.base.render.render_subchart_notes,
+            post_renderer: render_cmd::post_renderer_of(&a.base.render)?,
+            skip_schema_validation: a.base.render.skip_schema_validation,
             ..UpgradeRequest::new(&a.base.name, chart, &ns)
         };
         let res = client.upgrade(req).await;
@@ -610,6 +638,8 @@ pub fn upgrade(a: &UpgradeArgs, out: &mut String) -> anyhow::Result<()> {
             description: a.description.clone(),
             cleanup_on_fail: a.cleanup_on_fail,
             sub_notes: a.render.render_subchart_notes,
+            post_renderer: render_cmd::post_renderer_of(&a.render)?,
+            skip_schema_validation: a.render.skip_schema_validation,
             ..UpgradeRequest::new(&a.name, chart, &ns)
         };
         let res = client.upgrade(req).await;
@@ -647,6 +677,59 @@ pub fn rollback(a: &RollbackArgs, out: &mut String) -> anyhow::Result<()> {
         res?;
         out.push_str("Rollback was a success! Happy Helming!\n");
         Ok(())
+    })
+}
+
+/// `ferry test NAME`: the release's status (without notes), then with `--logs` the test pods'
+/// logs; fails when a test failed.
+pub fn test(a: &TestArgs, out: &mut String) -> anyhow::Result<()> {
+    let ns = namespace(&a.namespace);
+    let (mut include, mut exclude) = (Vec::new(), Vec::new());
+    for f in &a.filter {
+        let f = f.trim();
+        if let Some(name) = f.strip_prefix("name=") {
+            include.push(name.to_string());
+        } else if let Some(name) = f
+            .strip_prefix('!')
+            .map(|r| r.trim_start())
+            .and_then(|r| r.strip_prefix("name="))
+        {
+            exclude.push(name.to_string());
+        }
+    }
+    runtime()?.block_on(async {
+        let mut client = connect(&a.kube, &ns).await?;
+        let (p, task) = progress(&a.progress);
+        client.progress = p;
+        client.lock = lock_defaults();
+        let res = client
+            .test(TestRequest {
+                name: a.name.clone(),
+                namespace: ns.clone(),
+                timeout: a.timeout,
+                include,
+                exclude,
+                logs: a.logs,
+            })
+            .await;
+        finish(client, task).await;
+        let tested = res?;
+        let mut shown = tested.release.clone();
+        shown.info.notes.clear();
+        out.push_str(&status_text(&shown));
+        if a.logs {
+            out.push('\n');
+            out.push_str(&tested.logs);
+        }
+        match tested.error {
+            // helm prints the status, then fails
+            Some(e) => {
+                print!("{out}");
+                out.clear();
+                Err(e.into())
+            }
+            None => Ok(()),
+        }
     })
 }
 

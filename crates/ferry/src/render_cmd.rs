@@ -122,16 +122,27 @@ fn render(
         sub_notes: flags.render_subchart_notes,
         skip_schema_validation: flags.skip_schema_validation,
     };
-    let post = match &flags.post_renderer {
-        Some(name) => Some(post_renderer(name, &flags.post_renderer_args)?),
-        None => None,
-    };
-    let r = render_release_with(&req, post.as_ref().map(|p| p as &dyn PostRenderer))
+    let post = post_renderer_of(flags)?;
+    let r = render_release_with(&req, post.as_deref().map(|p| p as &dyn PostRenderer))
         .map_err(cli_error)?;
     for w in &r.warnings {
         eprintln!("{w}");
     }
     Ok((r, user))
+}
+
+/// The `--post-renderer` of these flags, if any (the same for `template`, the dry runs and
+/// cluster installs and upgrades).
+pub fn post_renderer_of(
+    flags: &RenderFlags,
+) -> anyhow::Result<Option<std::sync::Arc<dyn PostRenderer + Send + Sync>>> {
+    Ok(match &flags.post_renderer {
+        Some(name) => Some(std::sync::Arc::new(post_renderer(
+            name,
+            &flags.post_renderer_args,
+        )?)),
+        None => None,
+    })
 }
 
 /// A render error as the CLI prints it: Helm's message, then (beyond Helm) the template
@@ -526,7 +537,7 @@ fn release_value(
     let file = |f: &chart::File| {
         let mut m = Map::new();
         m.insert("name".into(), f.name.as_str().into());
-        m.insert("data".into(), ferry::render::base64_encode(&f.data).into());
+        m.insert("data".into(), ferry::render::base64_encode(f.data()).into());
         Value::Map(m)
     };
     let mut c = Map::new();

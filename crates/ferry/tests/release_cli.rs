@@ -381,3 +381,240 @@ async fn objects_of_another_owner_are_refused_unless_taken_over() {
     );
     e.sim.shutdown().await;
 }
+
+/// A test Pod hook running `image`, with a weight and optional delete policy.
+fn test_pod(name: &str, image: &str, weight: &str, policy: Option<&str>) -> String {
+    let policy = policy
+        .map(|p| format!("\n    \"helm.sh/hook-delete-policy\": {p}"))
+        .unwrap_or_default();
+    format!(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {{{{ .Release.Name }}}}-{name}\n  annotations:\n    \"helm.sh/hook\": test\n    \"helm.sh/hook-weight\": \"{weight}\"{policy}\nspec:\n  restartPolicy: Never\n  containers:\n    - name: check\n      image: {image}\n"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_runs_the_release_tests_records_each_phase_and_fails_when_one_fails() {
+    let e = env().await;
+    let ok_pod = test_pod("ok", "busybox:1.36", "0", None);
+    let bad_pod = test_pod("bad", "{{ .Values.image }}", "1", Some("hook-succeeded"));
+    let chart = e.chart(
+        "tested",
+        &[
+            ("Chart.yaml", "apiVersion: v2\nname: tested\nversion: 0.1.0\n"),
+            ("values.yaml", "image: busybox:1.36\n"),
+            ("templates/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-cfg\ndata:\n  a: b\n"),
+            ("templates/NOTES.txt", "notes of {{ .Release.Name }}\n"),
+            ("templates/tests/ok.yaml", &ok_pod),
+            ("templates/tests/bad.yaml", &bad_pod),
+        ],
+    );
+    let (ok, _, err) = e.ferry(&["install", "t", &chart, "-n", "default"]).await;
+    assert!(ok, "{err}");
+    assert!(
+        e.sim.get("", "pods", "default", "t-ok").is_none(),
+        "install does not run tests"
+    );
+
+    // Both pass: the status without notes, then the logs of both pods, weight order.
+    let (ok, out, err) = e
+        .ferry(&["test", "t", "-n", "default", "--logs", "--progress=none"])
+        .await;
+    assert!(ok, "{err}");
+    assert!(out.starts_with("NAME: t\n"), "{out}");
+    assert!(!out.contains("NOTES"), "helm test hides the notes: {out}");
+    for name in ["t-ok", "t-bad"] {
+        assert!(
+            out.contains(&format!("TEST SUITE:     {name}\n")),
+            "{name} listed: {out}"
+        );
+    }
+    assert_eq!(
+        out.matches("Phase:          Succeeded\n").count(),
+        2,
+        "{out}"
+    );
+    let (ok_logs, bad_logs) = (
+        out.find("POD LOGS: t-ok\n").expect("ok's logs"),
+        out.find("POD LOGS: t-bad\n")
+            .expect("bad's logs (read before cleanup)"),
+    );
+    assert!(ok_logs < bad_logs, "weight 0 before weight 1");
+    assert!(
+        e.sim.get("", "pods", "default", "t-bad").is_none(),
+        "hook-succeeded removes the pod after its logs were read"
+    );
+    assert!(
+        e.sim.get("", "pods", "default", "t-ok").is_some(),
+        "before-hook-creation keeps it until the next run"
+    );
+
+    // A failing test: the status is printed with its phase, and the command fails.
+    let (ok, _, err) = e
+        .ferry(&[
+            "upgrade",
+            "t",
+            &chart,
+            "-n",
+            "default",
+            "--set",
+            "image=busybox:fail",
+        ])
+        .await;
+    assert!(ok, "{err}");
+    let (ok, out, err) = e
+        .ferry(&[
+            "test",
+            "t",
+            "-n",
+            "default",
+            "--timeout",
+            "60s",
+            "--progress=none",
+        ])
+        .await;
+    assert!(!ok, "a failed test fails the command: {out}");
+    assert!(err.contains("t-bad"), "the error names the pod: {err}");
+    assert!(out.contains("REVISION: 2\n"), "{out}");
+    let phase_of = |out: &str, name: &str| {
+        let at = out
+            .find(&format!("TEST SUITE:     {name}\n"))
+            .unwrap_or_else(|| panic!("{name} in {out}"));
+        out[at..]
+            .lines()
+            .find_map(|l| l.strip_prefix("Phase:          "))
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(phase_of(&out, "t-ok"), "Succeeded");
+    assert_eq!(phase_of(&out, "t-bad"), "Failed");
+    assert!(
+        e.sim.get("", "pods", "default", "t-bad").is_some(),
+        "no hook-failed policy: the failed pod stays for inspection"
+    );
+
+    // --filter runs only the named test; the other keeps its recorded phase.
+    let (ok, out, err) = e
+        .ferry(&[
+            "test",
+            "t",
+            "-n",
+            "default",
+            "--filter",
+            "name=t-ok",
+            "--progress=none",
+        ])
+        .await;
+    assert!(ok, "{err}");
+    assert_eq!(phase_of(&out, "t-ok"), "Succeeded");
+    assert_eq!(phase_of(&out, "t-bad"), "Failed");
+    let (ok, out, err) = e.ferry(&["status", "t", "-n", "default"]).await;
+    assert!(ok, "{err}");
+    assert_eq!(phase_of(&out, "t-bad"), "Failed", "recorded in the release");
+
+    // Helm reads the phases ferry recorded.
+    if let Some(oracle) = helm_oracle() {
+        let (ok, rel, err) = e.helm(&oracle, "default", &["get", "t"]).await;
+        assert!(ok, "{err}");
+        let hooks = rel["hooks"].as_array().expect("hooks");
+        let phase = |n: &str| {
+            hooks.iter().find(|h| h["name"] == n).unwrap()["last_run"]["phase"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        };
+        assert_eq!(phase("t-ok"), "Succeeded");
+        assert_eq!(phase("t-bad"), "Failed");
+    }
+
+    let (ok, _, err) = e.ferry(&["test", "missing", "-n", "default"]).await;
+    assert!(!ok);
+    assert!(err.contains("release: not found"), "{err}");
+    e.sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_post_renderer_rewrites_what_install_and_upgrade_apply_and_record() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let e = env().await;
+    let chart = e.chart(
+        "posted",
+        &[
+            ("Chart.yaml", "apiVersion: v2\nname: posted\nversion: 0.1.0\n"),
+            ("values.yaml", "mode: plain\n"),
+            ("templates/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-cfg\ndata:\n  mode: {{ .Values.mode }}\n"),
+        ],
+    );
+    let script = e.root.join("post.sh");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\nsed 's/mode: \\(.*\\)/mode: \\1-post/'\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let script = script.to_string_lossy().into_owned();
+
+    let (ok, _, err) = e
+        .ferry(&[
+            "install",
+            "p",
+            &chart,
+            "-n",
+            "default",
+            "--post-renderer",
+            &script,
+        ])
+        .await;
+    assert!(ok, "{err}");
+    let cm = e.sim.get("", "configmaps", "default", "p-cfg").unwrap();
+    assert_eq!(cm["data"]["mode"], "plain-post", "applied as post-rendered");
+    let (_, manifest, _) = e.ferry(&["get", "manifest", "p", "-n", "default"]).await;
+    assert!(
+        manifest.contains("mode: plain-post"),
+        "recorded: {manifest}"
+    );
+
+    let (ok, _, err) = e
+        .ferry(&[
+            "upgrade",
+            "p",
+            &chart,
+            "-n",
+            "default",
+            "--set",
+            "mode=fancy",
+            "--post-renderer",
+            &script,
+        ])
+        .await;
+    assert!(ok, "{err}");
+    let cm = e.sim.get("", "configmaps", "default", "p-cfg").unwrap();
+    assert_eq!(cm["data"]["mode"], "fancy-post");
+
+    // A post-renderer that fails stops the upgrade before anything is applied.
+    let (ok, _, err) = e
+        .ferry(&[
+            "upgrade",
+            "p",
+            &chart,
+            "-n",
+            "default",
+            "--set",
+            "mode=broken",
+            "--post-renderer",
+            "/bin/false",
+        ])
+        .await;
+    assert!(!ok);
+    assert!(err.contains("post-render"), "{err}");
+    let cm = e.sim.get("", "configmaps", "default", "p-cfg").unwrap();
+    assert_eq!(cm["data"]["mode"], "fancy-post", "nothing applied");
+    let (_, out, _) = e
+        .ferry(&["history", "p", "-n", "default", "-o", "json"])
+        .await;
+    assert_eq!(
+        history_rows(&out),
+        [(1, "superseded".into()), (2, "deployed".into())],
+        "a render failure leaves no revision behind"
+    );
+    e.sim.shutdown().await;
+}

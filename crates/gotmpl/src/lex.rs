@@ -41,22 +41,25 @@ pub(crate) enum ItemType {
     With,
 }
 
-#[derive(Clone, Debug)]
+/// A token: its type and where its text is in the source. An `ItemType::Error` item is the
+/// last one; its message is [`Lexed::error`].
+#[derive(Clone, Copy, Debug)]
 pub(crate) struct Item {
     pub typ: ItemType,
     pub pos: usize,
     pub end: usize,
     pub line: usize,
-    /// Error message for `ItemType::Error`.
-    pub err: Option<String>,
+}
+
+/// What the lexer produced: the tokens, and the message of the error that stopped it.
+pub(crate) struct Lexed {
+    pub items: Vec<Item>,
+    pub error: String,
 }
 
 impl Item {
-    pub fn val<'s>(&'s self, src: &'s str) -> &'s str {
-        match &self.err {
-            Some(e) => e,
-            None => &src[self.pos..self.end],
-        }
+    pub fn val<'s>(&self, src: &'s str) -> &'s str {
+        &src[self.pos..self.end]
     }
 
     /// Go's `item.String()`.
@@ -156,12 +159,13 @@ struct Lexer<'s> {
     width: usize,
     paren_depth: i64,
     items: Vec<Item>,
+    error: String,
     opts: LexOptions,
     line_cache: (usize, usize),
 }
 
 /// Lexes the whole input. The item list ends with `Eof` or `Error`.
-pub(crate) fn lex(input: &str, opts: LexOptions) -> Vec<Item> {
+pub(crate) fn lex(input: &str, opts: LexOptions) -> Lexed {
     let mut l = Lexer {
         input,
         pos: 0,
@@ -169,6 +173,7 @@ pub(crate) fn lex(input: &str, opts: LexOptions) -> Vec<Item> {
         width: 0,
         paren_depth: 0,
         items: Vec::new(),
+        error: String::new(),
         opts,
         line_cache: (0, 1),
     };
@@ -176,7 +181,10 @@ pub(crate) fn lex(input: &str, opts: LexOptions) -> Vec<Item> {
     while let Some(s) = state {
         state = l.step(s);
     }
-    l.items
+    Lexed {
+        items: l.items,
+        error: l.error,
+    }
 }
 
 impl<'s> Lexer<'s> {
@@ -225,7 +233,6 @@ impl<'s> Lexer<'s> {
             pos: self.start,
             end: self.pos,
             line,
-            err: None,
         });
         self.start = self.pos;
     }
@@ -256,8 +263,8 @@ impl<'s> Lexer<'s> {
             pos: self.start,
             end: self.start,
             line,
-            err: Some(msg),
         });
+        self.error = msg;
         None
     }
 

@@ -306,6 +306,10 @@ struct Parser<'a> {
     parse_name: Arc<str>,
     text: Arc<str>,
     has_func: &'a dyn Fn(&str) -> bool,
+    /// The message of the lexer's error item, if lexing stopped at one.
+    lex_error: String,
+    /// One shared copy of each identifier and string the template repeats.
+    interned: HashMap<&'a str, Arc<str>, Fnv>,
     vars: Vec<Arc<str>>,
     action_line: usize,
     range_depth: usize,
@@ -313,6 +317,30 @@ struct Parser<'a> {
     stack_base: usize,
     max_stack: usize,
     tree_set: HashMap<Arc<str>, Arc<Tree>>,
+}
+
+/// FNV-1a: the intern table hashes many short identifiers, where SipHash's set-up dominates.
+#[derive(Default, Clone, Copy)]
+struct Fnv;
+
+struct FnvHasher(u64);
+
+impl std::hash::BuildHasher for Fnv {
+    type Hasher = FnvHasher;
+    fn build_hasher(&self) -> FnvHasher {
+        FnvHasher(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl std::hash::Hasher for FnvHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
 }
 
 fn stack_addr() -> usize {
@@ -330,7 +358,7 @@ pub(crate) fn parse(
     has_func: &dyn Fn(&str) -> bool,
     max_stack: usize,
 ) -> PResult<HashMap<Arc<str>, Arc<Tree>>> {
-    let items = lex(
+    let lexed = lex(
         text,
         LexOptions {
             break_ok: !has_func("break"),
@@ -340,7 +368,9 @@ pub(crate) fn parse(
     let name: Arc<str> = name.into();
     let mut p = Parser {
         src: text,
-        items,
+        items: lexed.items,
+        lex_error: lexed.error,
+        interned: HashMap::default(),
         idx: 0,
         hi: 0,
         parse_name: name.clone(),
@@ -365,14 +395,19 @@ pub(crate) fn parse(
     Ok(p.tree_set)
 }
 
-impl Parser<'_> {
+impl<'a> Parser<'a> {
     fn next(&mut self) -> Item {
         let i = self.idx.min(self.items.len() - 1);
         self.idx = i + 1;
         if self.idx > self.hi {
             self.hi = self.idx;
         }
-        self.items[i].clone()
+        self.items[i]
+    }
+
+    /// `s` as a shared string, allocated once per distinct text in this template.
+    fn intern(&mut self, s: &'a str) -> Arc<str> {
+        self.interned.entry(s).or_insert_with(|| s.into()).clone()
     }
 
     fn backup(&mut self) {
@@ -415,7 +450,7 @@ impl Parser<'_> {
 
     fn unexpected(&self, token: &Item, context: &str) -> Error {
         if token.typ == ItemType::Error {
-            let val = token.val(self.src);
+            let val = self.lex_error.as_str();
             let mut extra = String::new();
             if self.action_line != 0 && self.action_line != token.line {
                 extra = format!(
@@ -518,7 +553,11 @@ impl Parser<'_> {
         while self.peek_non_space().typ != ItemType::Eof {
             match self.text_or_action()? {
                 Parsed::Node(n) => list.nodes.push(n),
-                p => return Ok((list, p)),
+                p => {
+                    // parse trees live through the render: no spare capacity
+                    list.nodes.shrink_to_fit();
+                    return Ok((list, p));
+                }
             }
         }
         Err(self.errorf("unexpected EOF"))
@@ -755,6 +794,7 @@ impl Parser<'_> {
             let t = self.next_non_space();
             if t.typ == end {
                 self.check_pipeline(&pipe, context)?;
+                pipe.cmds.shrink_to_fit();
                 return Ok(pipe);
             }
             match t.typ {
@@ -820,6 +860,7 @@ impl Parser<'_> {
         if cmd.args.is_empty() {
             return Err(self.errorf("empty command"));
         }
+        cmd.args.shrink_to_fit();
         Ok(cmd)
     }
 
@@ -834,11 +875,12 @@ impl Parser<'_> {
         let mut fields: Vec<Arc<str>> = Vec::new();
         while self.peek().typ == ItemType::Field {
             let t = self.next();
-            fields.push(t.val(self.src)[1..].into());
+            fields.push(self.intern(&t.val(self.src)[1..]));
         }
         Ok(Some(match node {
             Arg::Field { mut ident, .. } => {
                 ident.extend(fields);
+                ident.shrink_to_fit();
                 Arg::Field {
                     pos: chain_pos,
                     ident,
@@ -846,6 +888,7 @@ impl Parser<'_> {
             }
             Arg::Variable(mut v) => {
                 v.ident.extend(fields);
+                v.ident.shrink_to_fit();
                 v.pos = chain_pos;
                 Arg::Variable(v)
             }
@@ -880,7 +923,7 @@ impl Parser<'_> {
                 }
                 Arg::Identifier {
                     pos: t.pos,
-                    name: val.into(),
+                    name: self.intern(val),
                 }
             }
             ItemType::Dot => Arg::Dot(t.pos),
@@ -894,12 +937,12 @@ impl Parser<'_> {
                 }
                 Arg::Variable(VariableNode {
                     pos: t.pos,
-                    ident: vec![val.into()],
+                    ident: vec![self.intern(val)],
                 })
             }
             ItemType::Field => Arg::Field {
                 pos: t.pos,
-                ident: vec![val[1..].into()],
+                ident: vec![self.intern(&val[1..])],
             },
             ItemType::Bool => Arg::Bool(t.pos, val == "true"),
             ItemType::CharConstant | ItemType::Complex | ItemType::Number => {
@@ -917,10 +960,15 @@ impl Parser<'_> {
             }
             ItemType::String | ItemType::RawString => {
                 let s = strconv::unquote(val).ok_or_else(|| self.errorf("invalid syntax"))?;
+                let value = if s.len() == val.len() - 2 && val[1..val.len() - 1] == *s {
+                    self.intern(&val[1..val.len() - 1])
+                } else {
+                    s.into()
+                };
                 Arg::String {
                     pos: t.pos,
-                    quoted: val.into(),
-                    value: Value::String(s.into()),
+                    quoted: self.intern(val),
+                    value: Value::String(value),
                 }
             }
             _ => {

@@ -254,7 +254,7 @@ fn b64(data: &[u8]) -> String {
 /// The chart as Helm stores it in a release (`pkg/chart/v2` `Chart` JSON): the root chart's
 /// metadata, lock, templates, values, schema and files, file bodies base64 (Go `[]byte`).
 pub fn chart_json(chart: &ferry_chart::Chart) -> Value {
-    let file = |f: &ferry_chart::File| serde_json::json!({"name": f.name, "data": b64(&f.data)});
+    let file = |f: &ferry_chart::File| serde_json::json!({"name": f.name, "data": b64(f.data())});
     let lock = chart.lock.as_ref().map(|l| {
         serde_json::json!({
             "generated": l.generated,

@@ -338,13 +338,16 @@ pub fn chart_value(md: &Metadata, is_root: bool) -> Value {
 
 /// `.Files`: the chart's non-template files, with Helm's accessor methods.
 pub fn files_value(chart: &Chart) -> Value {
-    files_from(
+    // the files' own shared strings: no copy
+    Value::Map(Map::with_type(
         chart
             .files
             .iter()
-            .map(|f| (f.name.clone(), f.text().into_owned()))
+            .map(|f| (f.name.clone(), Value::String(f.shared_text())))
             .collect(),
-    )
+        Type::Interface,
+        Some(files_type()),
+    ))
 }
 
 fn files_type() -> Arc<TypeInfo> {

@@ -353,9 +353,11 @@ impl Engine {
             }
         }
         // The parse trees are many small allocations: free them off the caller's path.
+        // So are the context maps (every chart's `.Values` converted to template values).
+        let contexts: Vec<Map> = tpls.into_values().map(|r| r.vals).collect();
         let _ = std::thread::Builder::new()
             .name("ferry-render-drop".into())
-            .spawn(move || drop(set));
+            .spawn(move || drop((set, top, contexts)));
         Ok(out)
     }
 }

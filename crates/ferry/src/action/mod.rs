@@ -20,20 +20,19 @@
 //! # Ok(()) }
 //! ```
 
-pub mod cluster;
-
 use std::collections::BTreeSet;
 use std::time::Duration;
 
 use ferry_chart::{Chart, Map};
 use ferry_release::model::{Hook, Release, Status, chart_json};
 use ferry_release::storage::{Driver, Storage, StorageError};
-use ferry_render::{Capabilities, Engine, ReleaseOptions, RenderRequest, render_release};
+use ferry_render::{Capabilities, Engine, ReleaseOptions, RenderRequest, render_release_with};
 use serde_json::Value;
 
 use crate::gotime::GoTime;
 use crate::lock::{self, LockOptions};
-use cluster::{Cluster, ClusterError, Obj};
+pub use ferry_engine::apply::{Cluster, ClusterError, Obj};
+pub use ferry_engine::progress::{Event, Progress};
 
 /// Errors of an operation. Messages follow Helm's where Helm has one.
 #[derive(Debug, thiserror::Error)]
@@ -60,57 +59,6 @@ pub enum Error {
 
 fn other(s: impl Into<String>) -> Error {
     Error::Other(s.into())
-}
-
-/// What an operation reports as it goes (the CLI prints these on stderr).
-#[derive(Debug, Clone, PartialEq)]
-pub enum Event {
-    /// A step of the operation (`pre-upgrade hooks`, `applying 12 objects`...).
-    Step(String),
-    /// An object was applied (`created`, `configured`) or deleted.
-    Applied {
-        /// `Kind ns/name`.
-        object: String,
-        /// What happened.
-        action: String,
-    },
-    /// Waiting for an object, and why it is not ready yet.
-    Waiting {
-        /// `Kind ns/name`.
-        object: String,
-        /// Why.
-        reason: String,
-    },
-    /// The object is ready.
-    Ready {
-        /// `Kind ns/name`.
-        object: String,
-    },
-    /// The object will not become ready.
-    Failed {
-        /// `Kind ns/name`.
-        object: String,
-        /// Why.
-        reason: String,
-    },
-}
-
-/// Where progress events go (nowhere by default).
-#[derive(Clone, Default)]
-pub struct Progress(Option<tokio::sync::mpsc::UnboundedSender<Event>>);
-
-impl Progress {
-    /// Events go to this channel.
-    pub fn channel(tx: tokio::sync::mpsc::UnboundedSender<Event>) -> Progress {
-        Progress(Some(tx))
-    }
-
-    /// Reports an event.
-    pub fn send(&self, e: Event) {
-        if let Some(tx) = &self.0 {
-            let _ = tx.send(e);
-        }
-    }
 }
 
 /// How to reach the cluster.
@@ -191,6 +139,11 @@ pub struct UpgradeRequest {
     pub cleanup_on_fail: bool,
     /// `--render-subchart-notes`.
     pub sub_notes: bool,
+    /// `--post-renderer`: rewrites the rendered manifests (hooks included) before they are
+    /// applied and recorded, as Helm does.
+    pub post_renderer: Option<std::sync::Arc<dyn ferry_render::PostRenderer + Send + Sync>>,
+    /// `--skip-schema-validation`.
+    pub skip_schema_validation: bool,
 }
 
 impl UpgradeRequest {
@@ -220,6 +173,8 @@ impl UpgradeRequest {
             description: None,
             cleanup_on_fail: false,
             sub_notes: false,
+            post_renderer: None,
+            skip_schema_validation: false,
         }
     }
 }
@@ -304,6 +259,35 @@ pub struct UninstallRequest {
     pub timeout: Duration,
     /// `--no-hooks`.
     pub no_hooks: bool,
+}
+
+/// `helm test NAME`.
+#[derive(Debug, Clone)]
+pub struct TestRequest {
+    /// Release name.
+    pub name: String,
+    /// Namespace.
+    pub namespace: String,
+    /// `--timeout`, for each test hook.
+    pub timeout: Duration,
+    /// `--filter name=X`: run only these tests (by hook name).
+    pub include: Vec<String>,
+    /// `--filter '!name=X'`: skip these tests.
+    pub exclude: Vec<String>,
+    /// `--logs`: read the test pods' logs before the delete policies remove them.
+    pub logs: bool,
+}
+
+/// What `test` did. A failing test is not an `Err` of [`Client::test`]: the release, with
+/// every test's phase recorded, is still returned (helm prints it before the error).
+#[derive(Debug)]
+pub struct Tested {
+    /// The release as recorded after the run (hooks' `last_run` updated).
+    pub release: Release,
+    /// `POD LOGS: <pod>` sections, with `--logs`.
+    pub logs: String,
+    /// The first failure: a test that failed, or a log or cleanup that could not be done.
+    pub error: Option<Error>,
 }
 
 /// What uninstall did.
@@ -562,11 +546,30 @@ impl Client {
         event: &str,
         timeout: Duration,
     ) -> Result<(), Error> {
+        let mut cleanup = Vec::new();
+        let result = self.exec_hooks(rel, event, timeout, &mut cleanup).await;
+        let cleaned = self.delete_hooks(&cleanup).await;
+        result?.map_err(|e| other(format!("{event} hooks failed: {e}")))?;
+        cleaned
+    }
+
+    /// Runs the hooks of one event and stops at the first failure: the outer error is one
+    /// of reaching the cluster, the inner one a hook that failed. What the delete policies
+    /// remove afterwards (`hook-succeeded`, `hook-failed`) is pushed to `cleanup`, in the order
+    /// to delete it, and left to the caller: `test --logs` reads the test pods' logs first, as
+    /// Helm's delayed shutdown does.
+    async fn exec_hooks(
+        &self,
+        rel: &mut Release,
+        event: &str,
+        timeout: Duration,
+        cleanup: &mut Vec<Obj>,
+    ) -> Result<Result<(), Error>, Error> {
         let mut idx: Vec<usize> = (0..rel.hooks.len())
             .filter(|&i| rel.hooks[i].events.iter().any(|e| e == event))
             .collect();
         if idx.is_empty() {
-            return Ok(());
+            return Ok(Ok(()));
         }
         idx.sort_by(|&a, &b| {
             (rel.hooks[a].weight, &rel.hooks[a].name)
@@ -575,6 +578,9 @@ impl Client {
         self.step(format!("{event} hooks"));
         let ns = rel.namespace.clone();
         let mut done: Vec<(Obj, Vec<String>)> = Vec::new();
+        let deletable = |o: &Obj, policies: &[String], policy: &str| {
+            policies.iter().any(|p| p == policy) && o.ar.kind != "CustomResourceDefinition"
+        };
         for i in idx {
             let h: Hook = rel.hooks[i].clone();
             let objs = self.cluster.objects(&h.manifest, &ns).await?;
@@ -623,30 +629,68 @@ impl Client {
                 }
                 Err(e) => {
                     rel.hooks[i].last_run.phase = "Failed".into();
-                    if policies.iter().any(|p| p == "hook-failed") {
-                        for o in &objs {
-                            if o.ar.kind != "CustomResourceDefinition" {
-                                let _ = self.cluster.delete(o).await;
-                            }
-                        }
-                    }
-                    for (o, p) in &done {
-                        if p.iter().any(|p| p == "hook-succeeded")
-                            && o.ar.kind != "CustomResourceDefinition"
-                        {
-                            let _ = self.cluster.delete(o).await;
-                        }
-                    }
-                    return Err(other(format!("{event} hooks failed: {e}")));
+                    cleanup.extend(
+                        objs.into_iter()
+                            .filter(|o| deletable(o, &policies, "hook-failed")),
+                    );
+                    cleanup.extend(
+                        done.into_iter()
+                            .filter(|(o, p)| deletable(o, p, "hook-succeeded"))
+                            .map(|(o, _)| o),
+                    );
+                    return Ok(Err(e));
                 }
             }
         }
-        for (o, p) in done.iter().rev() {
-            if p.iter().any(|p| p == "hook-succeeded") && o.ar.kind != "CustomResourceDefinition" {
-                self.cluster.delete(o).await?;
+        cleanup.extend(
+            done.into_iter()
+                .rev()
+                .filter(|(o, p)| deletable(o, p, "hook-succeeded"))
+                .map(|(o, _)| o),
+        );
+        Ok(Ok(()))
+    }
+
+    /// Deletes hook objects left by [`Client::exec_hooks`]; all are tried, the first error is
+    /// returned.
+    async fn delete_hooks(&self, objs: &[Obj]) -> Result<(), Error> {
+        let mut first = Ok(());
+        for o in objs {
+            if let Err(e) = self.cluster.delete(o).await
+                && first.is_ok()
+            {
+                first = Err(Error::from(e));
             }
         }
-        Ok(())
+        first
+    }
+
+    /// Runs `f` holding the release's lock: a release left pending by a holder that died
+    /// (its lease expired) is recovered first; the lock is released whatever `f` returns.
+    async fn locked<T>(
+        &self,
+        namespace: &str,
+        name: &str,
+        operation: &str,
+        f: impl AsyncFnOnce() -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        let (lk, stale) = lock::acquire(
+            self.cluster.client.clone(),
+            namespace,
+            name,
+            operation,
+            &self.lock,
+        )
+        .await?;
+        let result = async {
+            if let Some(s) = stale {
+                self.recover(name, namespace, &s).await?;
+            }
+            f().await
+        }
+        .await;
+        lk.release().await;
+        result
     }
 
     /// `install`, `upgrade`, `upgrade --install`, with the release lock held.
@@ -656,27 +700,14 @@ impl Client {
             // when the release exists, so does its namespace).
             self.cluster.ensure_namespace(&req.namespace).await?;
         }
-        let (lk, stale) = lock::acquire(
-            self.cluster.client.clone(),
-            &req.namespace,
-            &req.name,
-            if req.install_only {
-                "install"
-            } else {
-                "upgrade"
-            },
-            &self.lock,
-        )
-        .await?;
-        let result = async {
-            if let Some(s) = stale {
-                self.recover(&req.name, &req.namespace, &s).await?;
-            }
-            self.upgrade_locked(req).await
-        }
-        .await;
-        lk.release().await;
-        result
+        let (name, ns) = (req.name.clone(), req.namespace.clone());
+        let op = if req.install_only {
+            "install"
+        } else {
+            "upgrade"
+        };
+        self.locked(&ns, &name, op, async move || self.upgrade_locked(req).await)
+            .await
     }
 
     /// A previous operation died holding the lock: its pending record becomes `failed`
@@ -763,22 +794,29 @@ impl Client {
         }
         let caps = self.capabilities().await?;
         let user_vals = from_json_map(&user);
-        let rendered = render_release(&RenderRequest {
-            chart: &chart,
-            user_values: &user_vals,
-            release: ReleaseOptions {
-                name: req.name.clone(),
-                namespace: req.namespace.clone(),
-                revision: version,
-                is_install,
-                is_upgrade: !is_install,
+        let post = req
+            .post_renderer
+            .as_deref()
+            .map(|p| p as &dyn ferry_render::PostRenderer);
+        let rendered = render_release_with(
+            &RenderRequest {
+                chart: &chart,
+                user_values: &user_vals,
+                release: ReleaseOptions {
+                    name: req.name.clone(),
+                    namespace: req.namespace.clone(),
+                    revision: version,
+                    is_install,
+                    is_upgrade: !is_install,
+                },
+                caps,
+                engine: Engine::default(),
+                include_crds: false,
+                sub_notes: req.sub_notes,
+                skip_schema_validation: req.skip_schema_validation,
             },
-            caps,
-            engine: Engine::default(),
-            include_crds: false,
-            sub_notes: req.sub_notes,
-            skip_schema_validation: false,
-        })?;
+            post,
+        )?;
         let mut targets = self
             .cluster
             .objects(&rendered.manifest, &req.namespace)
@@ -1065,23 +1103,10 @@ impl Client {
 
     /// `rollback NAME [REVISION]`, with the release lock held.
     pub async fn rollback(&self, req: RollbackRequest) -> Result<Release, Error> {
-        let (lk, stale) = lock::acquire(
-            self.cluster.client.clone(),
-            &req.namespace,
-            &req.name,
-            "rollback",
-            &self.lock,
-        )
-        .await?;
-        let result = async {
-            if let Some(s) = stale {
-                self.recover(&req.name, &req.namespace, &s).await?;
-            }
+        self.locked(&req.namespace, &req.name, "rollback", async || {
             self.rollback_locked(&req).await
-        }
-        .await;
-        lk.release().await;
-        result
+        })
+        .await
     }
 
     async fn rollback_locked(&self, req: &RollbackRequest) -> Result<Release, Error> {
@@ -1194,19 +1219,91 @@ impl Client {
         }
     }
 
+    /// `test NAME`: runs the release's `test` hooks (Helm's order, delete policies, `--filter`),
+    /// records each test's phase in the release, with the release lock held.
+    pub async fn test(&self, req: TestRequest) -> Result<Tested, Error> {
+        self.locked(&req.namespace, &req.name, "test", async || {
+            self.test_locked(&req).await
+        })
+        .await
+    }
+
+    async fn test_locked(&self, req: &TestRequest) -> Result<Tested, Error> {
+        let store = self.storage(Some(&req.namespace));
+        let Some(mut rel) = store.last(&req.name).await? else {
+            return Err(other("release: not found"));
+        };
+        // Helm's filters: the excluded, then (with name= filters) the not included, are set
+        // aside and put back in front of the others afterwards.
+        let mut skipped = Vec::new();
+        if !req.exclude.is_empty() {
+            let (out, run): (Vec<_>, Vec<_>) = std::mem::take(&mut rel.hooks)
+                .into_iter()
+                .partition(|h| req.exclude.contains(&h.name));
+            skipped.extend(out);
+            rel.hooks = run;
+        }
+        if !req.include.is_empty() {
+            let (run, out): (Vec<_>, Vec<_>) = std::mem::take(&mut rel.hooks)
+                .into_iter()
+                .partition(|h| req.include.contains(&h.name));
+            skipped.extend(out);
+            rel.hooks = run;
+        }
+        let mut cleanup = Vec::new();
+        let ran = self
+            .exec_hooks(&mut rel, "test", req.timeout, &mut cleanup)
+            .await;
+        let mut logs = Ok(String::new());
+        if req.logs {
+            logs = self.test_logs(&rel, &req.namespace).await;
+        }
+        let cleaned = self.delete_hooks(&cleanup).await;
+        skipped.append(&mut rel.hooks);
+        rel.hooks = skipped;
+        let recorded = store.update(&rel).await.map_err(Error::from);
+        let ran = match ran {
+            Ok(hooks) => hooks,
+            Err(e) => Err(e),
+        };
+        let (logs, logs_err) = match logs {
+            Ok(l) => (l, None),
+            Err(e) => (String::new(), Some(e)),
+        };
+        let error = ran.err().or(logs_err).or(cleaned.err()).or(recorded.err());
+        Ok(Tested {
+            release: rel,
+            logs,
+            error,
+        })
+    }
+
+    /// `GetPodLogs`: the logs of every test hook's pod (named as the hook), by weight.
+    async fn test_logs(&self, rel: &Release, ns: &str) -> Result<String, Error> {
+        let mut hooks: Vec<&Hook> = rel
+            .hooks
+            .iter()
+            .filter(|h| h.events.iter().any(|e| e == "test"))
+            .collect();
+        hooks.sort_by_key(|h| h.weight);
+        let mut out = String::new();
+        for h in hooks {
+            let text = self
+                .cluster
+                .pod_logs(ns, &h.name)
+                .await
+                .map_err(|e| other(format!("unable to get pod logs for {}: {e}", h.name)))?;
+            out.push_str(&format!("POD LOGS: {}\n{text}\n", h.name));
+        }
+        Ok(out)
+    }
+
     /// `uninstall NAME`, with the release lock held.
     pub async fn uninstall(&self, req: UninstallRequest) -> Result<Uninstalled, Error> {
-        let (lk, _) = lock::acquire(
-            self.cluster.client.clone(),
-            &req.namespace,
-            &req.name,
-            "uninstall",
-            &self.lock,
-        )
-        .await?;
-        let result = self.uninstall_locked(&req).await;
-        lk.release().await;
-        result
+        self.locked(&req.namespace, &req.name, "uninstall", async || {
+            self.uninstall_locked(&req).await
+        })
+        .await
     }
 
     async fn uninstall_locked(&self, req: &UninstallRequest) -> Result<Uninstalled, Error> {
