@@ -258,6 +258,29 @@ impl Cluster {
         Ok(serde_json::to_value(out).unwrap_or(Value::Null))
     }
 
+    /// `--force-replace` on a live object: the manifest replaces it whole (PUT guarded by the
+    /// live resourceVersion), dropping what other writers added, as Helm's `replaceResource`.
+    pub async fn replace(&self, o: &Obj, live: &Value, manager: &str) -> Result<(), ClusterError> {
+        let mut body = o.body.clone();
+        if let Some(ns) = &o.ns {
+            body["metadata"]["namespace"] = json!(ns);
+        }
+        if let Some(rv) = live.pointer("/metadata/resourceVersion") {
+            body["metadata"]["resourceVersion"] = rv.clone();
+        }
+        let obj: DynamicObject = serde_json::from_value(body)
+            .map_err(|e| ClusterError::Mapping(format!("{}: {e}", o.id())))?;
+        let api = self.api(o);
+        let pp = PostParams {
+            field_manager: Some(manager.to_string()),
+            ..PostParams::default()
+        };
+        retry(|| api.replace(&o.name, &pp, &obj))
+            .await
+            .map_err(api_err(format!("failed to replace object {}", o.id())))?;
+        Ok(())
+    }
+
     /// Helm 3's client-side update of a live object: a three-way strategic merge patch
     /// (`original` = the previous release's object) for built-in kinds, a two-way JSON merge
     /// patch for custom resources; nothing is sent when there is nothing to change. Returns

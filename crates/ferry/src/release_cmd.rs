@@ -79,6 +79,14 @@ pub struct ClusterInstallArgs {
     /// Force server-side apply through field conflicts.
     #[arg(long = "force-conflicts")]
     pub force_conflicts: bool,
+    /// Force resource updates by replacement (client-side apply only; `--force` is the
+    /// deprecated name).
+    #[arg(
+        long = "force-replace",
+        alias = "force",
+        conflicts_with = "force_conflicts"
+    )]
+    pub force_replace: bool,
     /// Apply server-side (true, Helm 4's default for installs) or client-side like Helm 3
     /// (false).
     #[arg(long = "server-side", default_value = "true", num_args = 0..=1, default_missing_value = "true")]
@@ -132,6 +140,14 @@ pub struct UpgradeArgs {
     /// Force server-side apply through field conflicts.
     #[arg(long = "force-conflicts")]
     pub force_conflicts: bool,
+    /// Force resource updates by replacement (client-side apply only; `--force` is the
+    /// deprecated name).
+    #[arg(
+        long = "force-replace",
+        alias = "force",
+        conflicts_with = "force_conflicts"
+    )]
+    pub force_replace: bool,
     /// auto (keep the method the release recorded: server-side, or client-side for releases
     /// made by Helm 3), true (server-side apply) or false (Helm 3's three-way merge).
     #[arg(long = "server-side", default_value = "auto", num_args = 0..=1, default_missing_value = "true")]
@@ -166,6 +182,10 @@ pub struct RollbackArgs {
     /// (Helm 3's three-way merge).
     #[arg(long = "server-side", default_value = "auto", num_args = 0..=1, default_missing_value = "true")]
     pub server_side: ServerSide,
+    /// Force resource updates by replacement (client-side apply only; `--force` is the
+    /// deprecated name).
+    #[arg(long = "force-replace", alias = "force")]
+    pub force_replace: bool,
     #[command(flatten)]
     pub op: OpFlags,
 }
@@ -585,6 +605,7 @@ pub fn install(a: &ClusterInstallArgs, out: &mut String) -> anyhow::Result<()> {
             skip_crds: a.skip_crds,
             take_ownership: a.take_ownership,
             force_conflicts: a.force_conflicts,
+            force_replace: a.force_replace,
             server_side: a.server_side,
             description: a.description.clone(),
             sub_notes: a.base.render.render_subchart_notes,
@@ -630,6 +651,7 @@ pub fn upgrade(a: &UpgradeArgs, out: &mut String) -> anyhow::Result<()> {
             skip_crds: a.skip_crds,
             take_ownership: a.take_ownership,
             force_conflicts: a.force_conflicts,
+            force_replace: a.force_replace,
             server_side: a.server_side,
             reuse_values: a.reuse_values,
             reset_values: a.reset_values,
@@ -671,6 +693,7 @@ pub fn rollback(a: &RollbackArgs, out: &mut String) -> anyhow::Result<()> {
                 no_hooks: a.no_hooks,
                 history_max: a.history_max,
                 server_side: a.server_side,
+                force_replace: a.force_replace,
             })
             .await;
         finish(client, task).await;

@@ -188,6 +188,7 @@ async fn client_side_releases_stay_client_side_until_switched() {
             no_hooks: false,
             history_max: 10,
             server_side: ServerSide::Auto,
+            force_replace: false,
         })
         .await
         .unwrap();

@@ -103,6 +103,7 @@ async fn twenty_seeded_fault_scenarios_never_leave_a_stuck_release() {
                     no_hooks: false,
                     history_max: 10,
                     server_side: Default::default(),
+                    force_replace: false,
                 })
                 .await
                 .map(|r| r.version),

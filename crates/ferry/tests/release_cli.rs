@@ -618,3 +618,94 @@ async fn a_post_renderer_rewrites_what_install_and_upgrade_apply_and_record() {
     );
     e.sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn force_replace_replaces_client_side_objects_whole_and_is_refused_server_side() {
+    use k8s_openapi::api::core::v1::ConfigMap;
+    use kube::api::{Api, Patch, PatchParams};
+    let e = env().await;
+    let chart = e.chart(
+        "replaced",
+        &[
+            ("Chart.yaml", "apiVersion: v2\nname: replaced\nversion: 0.1.0\n"),
+            ("values.yaml", "v: one\n"),
+            ("templates/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-cfg\ndata:\n  v: {{ .Values.v }}\n"),
+        ],
+    );
+    let (ok, _, err) = e
+        .ferry(&[
+            "install",
+            "fr",
+            &chart,
+            "-n",
+            "default",
+            "--server-side=false",
+        ])
+        .await;
+    assert!(ok, "{err}");
+    // another writer annotates the live object
+    let kc = std::fs::read_to_string(&e.kc).unwrap();
+    let cms: Api<ConfigMap> = Api::namespaced(ferry_testsupport::kube_client(&kc).await, "default");
+    let drift = serde_json::json!({"metadata": {"annotations": {"team/owner": "ops"}}});
+    cms.patch("fr-cfg", &PatchParams::default(), &Patch::Merge(&drift))
+        .await
+        .unwrap();
+    let owner = |cm: &Value| cm["metadata"]["annotations"]["team/owner"].clone();
+
+    // the three-way merge keeps what it did not write
+    let (ok, _, err) = e
+        .ferry(&["upgrade", "fr", &chart, "-n", "default", "--set", "v=two"])
+        .await;
+    assert!(ok, "{err}");
+    let cm = e.sim.get("", "configmaps", "default", "fr-cfg").unwrap();
+    assert_eq!(cm["data"]["v"], "two");
+    assert_eq!(owner(&cm), "ops", "a patch keeps the foreign annotation");
+
+    // --force-replace (and its deprecated name --force) puts the manifest in its place
+    let (ok, _, err) = e
+        .ferry(&[
+            "upgrade", "fr", &chart, "-n", "default", "--set", "v=three", "--force",
+        ])
+        .await;
+    assert!(ok, "{err}");
+    let cm = e.sim.get("", "configmaps", "default", "fr-cfg").unwrap();
+    assert_eq!(cm["data"]["v"], "three");
+    assert_eq!(owner(&cm), Value::Null, "replaced whole: {cm}");
+    assert_eq!(
+        cm["metadata"]["annotations"]["meta.helm.sh/release-name"], "fr",
+        "ownership metadata is part of what replaces it"
+    );
+
+    // with server-side apply, Helm 4 refuses the combination, and the revision fails
+    let (ok, _, err) = e.ferry(&["install", "ss", &chart, "-n", "default"]).await;
+    assert!(ok, "{err}");
+    let (ok, _, err) = e
+        .ferry(&["upgrade", "ss", &chart, "-n", "default", "--force-replace"])
+        .await;
+    assert!(!ok);
+    assert!(
+        err.contains("cannot use server-side apply and force replace together"),
+        "{err}"
+    );
+    let (_, out, _) = e
+        .ferry(&["history", "ss", "-n", "default", "-o", "json"])
+        .await;
+    assert_eq!(
+        history_rows(&out),
+        [(1, "deployed".into()), (2, "failed".into())]
+    );
+    let (ok, _, err) = e
+        .ferry(&[
+            "upgrade",
+            "ss",
+            &chart,
+            "-n",
+            "default",
+            "--force-replace",
+            "--force-conflicts",
+        ])
+        .await;
+    assert!(!ok);
+    assert!(err.contains("cannot be used with"), "{err}");
+    e.sim.shutdown().await;
+}

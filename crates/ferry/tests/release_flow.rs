@@ -144,6 +144,7 @@ async fn seed_flow_install_upgrade_failed_upgrade_rolls_back_rollback_history() 
             no_hooks: false,
             history_max: 10,
             server_side: Default::default(),
+            force_replace: false,
         })
         .await
         .unwrap();

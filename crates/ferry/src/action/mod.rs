@@ -139,6 +139,9 @@ pub struct UpgradeRequest {
     pub cleanup_on_fail: bool,
     /// `--render-subchart-notes`.
     pub sub_notes: bool,
+    /// `--force-replace` (Helm 3's `--force`): client-side updates replace live objects whole
+    /// instead of patching them; refused with server-side apply, as Helm 4 does.
+    pub force_replace: bool,
     /// `--post-renderer`: rewrites the rendered manifests (hooks included) before they are
     /// applied and recorded, as Helm does.
     pub post_renderer: Option<std::sync::Arc<dyn ferry_render::PostRenderer + Send + Sync>>,
@@ -173,6 +176,7 @@ impl UpgradeRequest {
             description: None,
             cleanup_on_fail: false,
             sub_notes: false,
+            force_replace: false,
             post_renderer: None,
             skip_schema_validation: false,
         }
@@ -242,6 +246,8 @@ pub struct RollbackRequest {
     pub history_max: usize,
     /// `--server-side`.
     pub server_side: ServerSide,
+    /// `--force-replace`.
+    pub force_replace: bool,
 }
 
 /// `helm uninstall`.
@@ -461,8 +467,14 @@ impl Client {
         objs: &[Obj],
         force: bool,
         csa: Option<&[Obj]>,
+        replace: bool,
     ) -> Result<Vec<Obj>, Error> {
         use futures::StreamExt;
+        if replace && csa.is_none() {
+            return Err(other(
+                "invalid operation: cannot use server-side apply and force replace together",
+            ));
+        }
         // Objects come in Helm's install order; the objects of one kind go out concurrently
         // (bounded), kinds one after the other, so a Namespace or CRD still precedes its users.
         let mut created = Vec::new();
@@ -485,6 +497,10 @@ impl Client {
                         (Some(_), None) => {
                             self.cluster.create(o, &self.field_manager).await?;
                             "created"
+                        }
+                        (Some(_), Some(live)) if replace => {
+                            self.cluster.replace(o, &live, &self.field_manager).await?;
+                            "replaced"
                         }
                         (Some(originals), Some(live)) => {
                             // the previous release's object, or the live one for an object
@@ -932,6 +948,7 @@ impl Client {
                     &targets,
                     req.force_conflicts,
                     (!server_side).then_some(&old_objs[..]),
+                    req.force_replace,
                 )
                 .await;
             let created = match created {
@@ -1060,6 +1077,7 @@ impl Client {
                     } else {
                         ServerSide::False
                     },
+                    force_replace: req.force_replace,
                 })
                 .await
                 .map_err(|re| other(format!("an error occurred while rolling back the release. original upgrade error: {e}: {re}")))?;
@@ -1172,8 +1190,13 @@ impl Client {
                 // Helm 4 always converts client-side field managers when rolling back
                 self.upgrade_field_managers(&targets).await?;
             }
-            self.apply_all(&targets, true, (!server_side).then_some(&current[..]))
-                .await?;
+            self.apply_all(
+                &targets,
+                true,
+                (!server_side).then_some(&current[..]),
+                req.force_replace,
+            )
+            .await?;
             let keys: BTreeSet<_> = targets.iter().map(Obj::key).collect();
             for o in current.iter().filter(|o| !keys.contains(&o.key())) {
                 if let Some(live) = self.cluster.get(o).await?
