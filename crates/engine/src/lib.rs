@@ -3,10 +3,12 @@
 //! watching.
 
 pub mod apply;
+pub mod lookup;
 pub mod patch;
 pub mod progress;
 pub mod wait;
 
 pub use apply::{Cluster, ClusterError, Obj};
+pub use lookup::ClusterLookup;
 pub use progress::{Event, Progress};
 pub use wait::State;

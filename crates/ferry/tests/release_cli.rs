@@ -709,3 +709,80 @@ async fn force_replace_replaces_client_side_objects_whole_and_is_refused_server_
     assert!(err.contains("cannot be used with"), "{err}");
     e.sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lookup_reads_the_cluster_during_install_and_upgrade_as_helm_does() {
+    use serde_json::json;
+    let e = env().await;
+    e.sim
+        .create(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "lookups"}}))
+        .unwrap();
+    for n in ["one", "two"] {
+        e.sim
+            .create(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": n, "namespace": "lookups"}, "data": {"k": n}}))
+            .unwrap();
+    }
+    let secret = |pw: &str| {
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "keep-me", "namespace": "default"},
+               "data": {"password": ferry::render::base64_encode(pw.as_bytes())}})
+    };
+    e.sim.create(secret("s3cret")).unwrap();
+    let chart = e.chart(
+        "looking",
+        &[
+            (
+                "Chart.yaml",
+                "apiVersion: v2\nname: looking\nversion: 0.1.0\n",
+            ),
+            (
+                "templates/seen.yaml",
+                r#"{{- $s := lookup "v1" "Secret" .Release.Namespace "keep-me" }}
+{{- $cms := lookup "v1" "ConfigMap" "lookups" "" }}
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {{ .Release.Name }}-seen
+data:
+  password: {{ if $s }}{{ index $s.data "password" | b64dec | quote }}{{ else }}"none"{{ end }}
+  count: {{ len $cms.items | quote }}
+  names: "{{ range $cms.items }}{{ .metadata.name }},{{ end }}"
+  kinds: "{{ range $cms.items }}{{ .kind }}/{{ .apiVersion }},{{ end }}"
+  listKind: {{ $cms.kind | quote }}
+  missing: {{ lookup "v1" "ConfigMap" "lookups" "nope" | len | quote }}
+  nodes: {{ (lookup "v1" "Node" "" "").items | len | quote }}
+  data: {{ (lookup "v1" "ConfigMap" "lookups" "one").data.k | quote }}
+"#,
+            ),
+        ],
+    );
+    let (ok, _, err) = e.ferry(&["install", "a", &chart, "-n", "default"]).await;
+    assert!(ok, "{err}");
+    let seen = |name: &str| e.sim.get("", "configmaps", "default", name).unwrap()["data"].clone();
+    let a = seen("a-seen");
+    assert_eq!(a["password"], "s3cret", "{a}");
+    assert_eq!(a["names"], "kube-root-ca.crt,one,two,", "{a}");
+    assert_eq!(a["listKind"], "ConfigMapList");
+    assert_eq!(a["missing"], "0");
+    assert_eq!(a["nodes"], "3", "cluster-scoped list");
+    assert_eq!(a["data"], "one");
+
+    // the same chart through real Helm on the same cluster reads the same
+    if let Some(oracle) = helm_oracle() {
+        let (ok, _, err) = e.helm(&oracle, "default", &["install", "b", &chart]).await;
+        assert!(ok, "{err}");
+        assert_eq!(seen("b-seen"), a, "ferry and Helm saw the same cluster");
+    }
+
+    // an upgrade renders against the cluster as it is then
+    let kc = std::fs::read_to_string(&e.kc).unwrap();
+    let secrets: kube::Api<k8s_openapi::api::core::v1::Secret> =
+        kube::Api::namespaced(ferry_testsupport::kube_client(&kc).await, "default");
+    secrets
+        .delete("keep-me", &Default::default())
+        .await
+        .unwrap();
+    let (ok, _, err) = e.ferry(&["upgrade", "a", &chart, "-n", "default"]).await;
+    assert!(ok, "{err}");
+    assert_eq!(seen("a-seen")["password"], "none", "the secret is gone now");
+    e.sim.shutdown().await;
+}

@@ -810,29 +810,41 @@ impl Client {
         }
         let caps = self.capabilities().await?;
         let user_vals = from_json_map(&user);
-        let post = req
-            .post_renderer
-            .as_deref()
-            .map(|p| p as &dyn ferry_render::PostRenderer);
-        let rendered = render_release_with(
-            &RenderRequest {
-                chart: &chart,
-                user_values: &user_vals,
-                release: ReleaseOptions {
-                    name: req.name.clone(),
-                    namespace: req.namespace.clone(),
-                    revision: version,
-                    is_install,
-                    is_upgrade: !is_install,
-                },
-                caps,
-                engine: Engine::default(),
-                include_crds: false,
-                sub_notes: req.sub_notes,
-                skip_schema_validation: req.skip_schema_validation,
-            },
-            post,
-        )?;
+        // Templates may `lookup` live objects: the render runs off the runtime's threads, so
+        // those queries can run on it meanwhile.
+        let rendered = {
+            let (chart, post) = (chart.clone(), req.post_renderer.clone());
+            let release = ReleaseOptions {
+                name: req.name.clone(),
+                namespace: req.namespace.clone(),
+                revision: version,
+                is_install,
+                is_upgrade: !is_install,
+            };
+            let (sub_notes, skip_schema_validation) = (req.sub_notes, req.skip_schema_validation);
+            let lookup = ferry_engine::ClusterLookup::new(self.cluster.client.clone());
+            tokio::task::spawn_blocking(move || {
+                render_release_with(
+                    &RenderRequest {
+                        chart: &chart,
+                        user_values: &user_vals,
+                        release,
+                        caps,
+                        engine: Engine {
+                            lookup: Some(std::sync::Arc::new(lookup)),
+                            ..Engine::default()
+                        },
+                        include_crds: false,
+                        sub_notes,
+                        skip_schema_validation,
+                    },
+                    post.as_deref()
+                        .map(|p| p as &dyn ferry_render::PostRenderer),
+                )
+            })
+            .await
+            .map_err(|e| other(format!("rendering stopped: {e}")))??
+        };
         let mut targets = self
             .cluster
             .objects(&rendered.manifest, &req.namespace)
