@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use ferry::action::{
-    Client, ConnectOptions, Event, Progress, RollbackRequest, ServerSide, TestRequest,
+    Client, ConnectOptions, DryRun, Event, Progress, RollbackRequest, ServerSide, TestRequest,
     UninstallRequest, UpgradeRequest,
 };
 use ferry::chart::{self, Value};
@@ -110,6 +110,10 @@ pub struct UpgradeArgs {
     /// Install if the release does not exist.
     #[arg(short = 'i', long = "install")]
     pub install: bool,
+    /// Print the release that would be recorded and write nothing: `client` (bare
+    /// `--dry-run`) renders offline, `server` against the cluster, with its checks.
+    #[arg(long = "dry-run", num_args = 0..=1, default_missing_value = "client", require_equals = true)]
+    pub dry_run: Option<String>,
     /// Roll back on failure; implies --wait.
     #[arg(long = "atomic", alias = "rollback-on-failure")]
     pub atomic: bool,
@@ -547,6 +551,13 @@ pub fn status_text(r: &Release) -> String {
             ));
         }
     }
+    if r.info.description.eq_ignore_ascii_case("Dry run complete") {
+        out.push_str("HOOKS:\n");
+        for h in &r.hooks {
+            out.push_str(&format!("---\n# Source: {}\n{}\n", h.path, h.manifest));
+        }
+        out.push_str(&format!("MANIFEST:\n{}\n", r.manifest));
+    }
     if !r.info.notes.is_empty() {
         out.push_str(&format!("NOTES:\n{}\n", r.info.notes.trim()));
     }
@@ -576,9 +587,23 @@ fn wait_mode(w: &Option<String>) -> anyhow::Result<bool> {
     }
 }
 
-/// `ferry install NAME CHART` (with `--dry-run`: no cluster).
+/// `--dry-run[=client|server|none]` (a bare `--dry-run` is `client`).
+fn dry_run_of(flag: Option<&str>) -> anyhow::Result<DryRun> {
+    match flag {
+        None | Some("none" | "false") => Ok(DryRun::None),
+        Some("server") => Ok(DryRun::Server),
+        Some("client" | "true") => Ok(DryRun::Client),
+        Some(o) => {
+            bail!("invalid dry-run value ({o}). Must be \"none\", \"server\", or \"client\"")
+        }
+    }
+}
+
+/// `ferry install NAME CHART` (with `--dry-run[=client]`: no cluster; `--dry-run=server`:
+/// rendered and checked against the cluster, nothing written).
 pub fn install(a: &ClusterInstallArgs, out: &mut String) -> anyhow::Result<()> {
-    if a.base.dry_run.is_some() {
+    let dry_run = dry_run_of(a.base.dry_run.as_deref())?;
+    if dry_run == DryRun::Client {
         return render_cmd::install(&a.base, out);
     }
     let chart = chart::load(&a.base.chart)?;
@@ -611,6 +636,7 @@ pub fn install(a: &ClusterInstallArgs, out: &mut String) -> anyhow::Result<()> {
             sub_notes: a.base.render.render_subchart_notes,
             post_renderer: render_cmd::post_renderer_of(&a.base.render)?,
             skip_schema_validation: a.base.render.skip_schema_validation,
+            dry_run,
             ..UpgradeRequest::new(&a.base.name, chart, &ns)
         };
         let res = client.upgrade(req).await;
@@ -662,6 +688,7 @@ pub fn upgrade(a: &UpgradeArgs, out: &mut String) -> anyhow::Result<()> {
             sub_notes: a.render.render_subchart_notes,
             post_renderer: render_cmd::post_renderer_of(&a.render)?,
             skip_schema_validation: a.render.skip_schema_validation,
+            dry_run: dry_run_of(a.dry_run.as_deref())?,
             ..UpgradeRequest::new(&a.name, chart, &ns)
         };
         let res = client.upgrade(req).await;

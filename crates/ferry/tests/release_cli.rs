@@ -786,3 +786,176 @@ data:
     assert_eq!(seen("a-seen")["password"], "none", "the secret is gone now");
     e.sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dry_run_server_renders_against_the_cluster_checks_and_writes_nothing() {
+    use serde_json::json;
+    let e = env().await;
+    e.sim
+        .create(json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "keep-me", "namespace": "default"},
+                       "data": {"password": ferry::render::base64_encode(b"s3cret")}}))
+        .unwrap();
+    let chart = e.chart(
+        "dry",
+        &[
+            ("Chart.yaml", "apiVersion: v2\nname: dry\nversion: 0.1.0\n"),
+            ("values.yaml", "v: one\n"),
+            (
+                "templates/cm.yaml",
+                "{{- $s := lookup \"v1\" \"Secret\" \"default\" \"keep-me\" }}\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-cfg\ndata:\n  v: {{ .Values.v }}\n  kube: {{ .Capabilities.KubeVersion.Version }}\n  found: {{ if $s }}\"yes\"{{ else }}\"no\"{{ end }}\n",
+            ),
+            (
+                "templates/hook.yaml",
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-hook\n  annotations:\n    \"helm.sh/hook\": pre-install\n",
+            ),
+        ],
+    );
+    let json_of = |out: &str| -> Value { serde_json::from_str(out).unwrap() };
+
+    // offline (client) and against the cluster (server) differ where the cluster matters
+    let (ok, client, err) = e
+        .ferry(&[
+            "install",
+            "d",
+            &chart,
+            "-n",
+            "fresh",
+            "--dry-run=client",
+            "-o",
+            "json",
+        ])
+        .await;
+    assert!(ok, "{err}");
+    let (ok, server, err) = e
+        .ferry(&[
+            "install",
+            "d",
+            &chart,
+            "-n",
+            "fresh",
+            "--create-namespace",
+            "--dry-run=server",
+            "-o",
+            "json",
+        ])
+        .await;
+    assert!(ok, "{err}");
+    let (client, server) = (json_of(&client), json_of(&server));
+    assert_eq!(server["info"]["description"], "Dry run complete");
+    assert_eq!(server["info"]["status"], "pending-install");
+    let manifest = server["manifest"].as_str().unwrap();
+    assert!(
+        manifest.contains("found: \"yes\""),
+        "lookup ran: {manifest}"
+    );
+    assert!(
+        client["manifest"]
+            .as_str()
+            .unwrap()
+            .contains("found: \"no\""),
+        "offline, lookup is empty"
+    );
+    let kube_of = |m: &str| {
+        m.lines()
+            .find_map(|l| l.trim().strip_prefix("kube: "))
+            .unwrap()
+            .to_string()
+    };
+    let server_version = kube_of(manifest);
+    assert_ne!(
+        server_version,
+        kube_of(client["manifest"].as_str().unwrap()),
+        "the cluster's version, not Helm's default"
+    );
+    assert_eq!(server["hooks"][0]["name"], "d-hook");
+
+    // nothing was written: no namespace, no record, no objects
+    assert!(e.sim.get("", "namespaces", "", "fresh").is_none());
+    assert!(e.sim.list("", "secrets", Some("fresh")).is_empty());
+    assert!(e.sim.get("", "configmaps", "fresh", "d-hook").is_none());
+
+    // the table form prints hooks and manifest, as helm does for a dry run
+    let (ok, table, err) = e
+        .ferry(&["install", "d", &chart, "-n", "default", "--dry-run=server"])
+        .await;
+    assert!(ok, "{err}");
+    assert!(table.contains("DESCRIPTION: Dry run complete\n"), "{table}");
+    assert!(
+        table.contains("HOOKS:\n---\n# Source: dry/templates/hook.yaml\n"),
+        "{table}"
+    );
+    assert!(table.contains("MANIFEST:\n"), "{table}");
+
+    // the cluster's checks run: an object of nobody's blocks the install, as it would for real
+    e.sim
+        .create(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "d-cfg", "namespace": "default"}}))
+        .unwrap();
+    let (ok, _, err) = e
+        .ferry(&["install", "d", &chart, "-n", "default", "--dry-run=server"])
+        .await;
+    assert!(!ok);
+    assert!(err.contains("Unable to continue with install"), "{err}");
+
+    // an upgrade dry run: the next revision, described, not recorded, not applied
+    let (ok, _, err) = e.ferry(&["install", "u", &chart, "-n", "default"]).await;
+    assert!(ok, "{err}");
+    let (ok, out, err) = e
+        .ferry(&[
+            "upgrade",
+            "u",
+            &chart,
+            "-n",
+            "default",
+            "--set",
+            "v=two",
+            "--dry-run=server",
+            "-o",
+            "json",
+        ])
+        .await;
+    assert!(ok, "{err}");
+    let rel = json_of(&out);
+    assert_eq!(rel["version"], 2);
+    assert_eq!(rel["info"]["description"], "Dry run complete");
+    assert!(rel["manifest"].as_str().unwrap().contains("v: two"));
+    let (_, out, _) = e
+        .ferry(&["history", "u", "-n", "default", "-o", "json"])
+        .await;
+    assert_eq!(history_rows(&out), [(1, "deployed".into())]);
+    assert_eq!(
+        e.sim.get("", "configmaps", "default", "u-cfg").unwrap()["data"]["v"],
+        "one"
+    );
+    // a client dry run of an upgrade reads the history but renders offline
+    let (ok, out, err) = e
+        .ferry(&[
+            "upgrade",
+            "u",
+            &chart,
+            "-n",
+            "default",
+            "--set",
+            "v=three",
+            "--dry-run",
+            "-o",
+            "json",
+        ])
+        .await;
+    assert!(ok, "{err}");
+    let rel = json_of(&out);
+    assert_eq!(rel["version"], 2);
+    assert_eq!(rel["info"]["description"], "Dry run complete");
+    let m = rel["manifest"].as_str().unwrap();
+    assert!(m.contains("v: three") && m.contains("found: \"no\""), "{m}");
+    assert_eq!(kube_of(m), kube_of(client["manifest"].as_str().unwrap()));
+    let (_, out, _) = e
+        .ferry(&["history", "u", "-n", "default", "-o", "json"])
+        .await;
+    assert_eq!(history_rows(&out), [(1, "deployed".into())]);
+    let (ok, _, err) = e
+        .ferry(&["upgrade", "u", &chart, "-n", "default", "--dry-run=maybe"])
+        .await;
+    assert!(!ok);
+    assert!(err.contains("invalid dry-run value"), "{err}");
+    e.sim.shutdown().await;
+}

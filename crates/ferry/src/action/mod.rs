@@ -147,6 +147,9 @@ pub struct UpgradeRequest {
     pub post_renderer: Option<std::sync::Arc<dyn ferry_render::PostRenderer + Send + Sync>>,
     /// `--skip-schema-validation`.
     pub skip_schema_validation: bool,
+    /// `--dry-run`: return the release that would be recorded, described `Dry run complete`;
+    /// nothing is written (no namespace, CRD, lock or record).
+    pub dry_run: DryRun,
 }
 
 impl UpgradeRequest {
@@ -179,8 +182,23 @@ impl UpgradeRequest {
             force_replace: false,
             post_renderer: None,
             skip_schema_validation: false,
+            dry_run: DryRun::None,
         }
     }
+}
+
+/// `--dry-run` of install and upgrade.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum DryRun {
+    /// Apply for real.
+    #[default]
+    None,
+    /// Read the release history (an upgrade needs the current release), render offline
+    /// (Helm's default capabilities, `lookup` empty), check nothing against the cluster.
+    Client,
+    /// Render against the cluster (its version and API groups, `lookup`), map every object
+    /// and check ownership.
+    Server,
 }
 
 /// `--server-side`: how objects are applied (Helm 4's choice).
@@ -711,6 +729,10 @@ impl Client {
 
     /// `install`, `upgrade`, `upgrade --install`, with the release lock held.
     pub async fn upgrade(&self, req: UpgradeRequest) -> Result<Release, Error> {
+        if req.dry_run != DryRun::None {
+            // writes nothing, so takes no lock
+            return self.upgrade_locked(req).await;
+        }
         if req.create_namespace {
             // Before the lock, which lives in the namespace (Helm creates it only on install;
             // when the release exists, so does its namespace).
@@ -801,14 +823,20 @@ impl Client {
                 user = cur.config.clone();
             }
         }
-        if req.create_namespace && is_install {
+        let dry_run = req.dry_run != DryRun::None;
+        let offline = req.dry_run == DryRun::Client;
+        if req.create_namespace && is_install && !dry_run {
             self.cluster.ensure_namespace(&req.namespace).await?;
         }
-        if is_install && !req.skip_crds {
+        if is_install && !req.skip_crds && !dry_run {
             self.install_crds(&chart, &req.namespace, req.timeout)
                 .await?;
         }
-        let caps = self.capabilities().await?;
+        let caps = if offline {
+            Capabilities::default()
+        } else {
+            self.capabilities().await?
+        };
         let user_vals = from_json_map(&user);
         // Templates may `lookup` live objects: the render runs off the runtime's threads, so
         // those queries can run on it meanwhile.
@@ -822,7 +850,13 @@ impl Client {
                 is_upgrade: !is_install,
             };
             let (sub_notes, skip_schema_validation) = (req.sub_notes, req.skip_schema_validation);
-            let lookup = ferry_engine::ClusterLookup::new(self.cluster.client.clone());
+            let lookup: Option<std::sync::Arc<dyn ferry_render::Lookup>> = if offline {
+                None
+            } else {
+                Some(std::sync::Arc::new(ferry_engine::ClusterLookup::new(
+                    self.cluster.client.clone(),
+                )))
+            };
             tokio::task::spawn_blocking(move || {
                 render_release_with(
                     &RenderRequest {
@@ -831,7 +865,7 @@ impl Client {
                         release,
                         caps,
                         engine: Engine {
-                            lookup: Some(std::sync::Arc::new(lookup)),
+                            lookup,
                             ..Engine::default()
                         },
                         include_crds: false,
@@ -845,20 +879,23 @@ impl Client {
             .await
             .map_err(|e| other(format!("rendering stopped: {e}")))??
         };
-        let mut targets = self
-            .cluster
-            .objects(&rendered.manifest, &req.namespace)
-            .await?;
+        let mut targets = if offline {
+            Vec::new()
+        } else {
+            self.cluster
+                .objects(&rendered.manifest, &req.namespace)
+                .await?
+        };
         for t in &mut targets {
             stamp(t, &req.name, &req.namespace);
         }
         let old_objs = match &current {
-            Some(c) => self
+            Some(c) if !offline => self
                 .cluster
                 .objects(&c.manifest, &req.namespace)
                 .await
                 .unwrap_or_default(),
-            None => Vec::new(),
+            _ => Vec::new(),
         };
         let old_keys: BTreeSet<_> = old_objs.iter().map(Obj::key).collect();
         // Ownership of objects new to this release.
@@ -927,6 +964,10 @@ impl Client {
             "Preparing upgrade"
         }
         .into();
+        if dry_run {
+            rel.info.description = "Dry run complete".into();
+            return Ok(rel);
+        }
         if !is_install && req.history_max > 0 {
             store.prune(&req.name, req.history_max).await?;
         }
