@@ -9,6 +9,9 @@
 
 use std::io::{Read, Write};
 
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let mut args = std::env::args().skip(1);
     let usage = "usage: floor CHART.tgz OUT_BYTES";

@@ -11,4 +11,4 @@ pub mod wait;
 pub use apply::{Cluster, ClusterError, Obj};
 pub use lookup::ClusterLookup;
 pub use progress::{Event, Progress};
-pub use wait::State;
+pub use wait::{State, WaitRules};

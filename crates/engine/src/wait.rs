@@ -14,6 +14,15 @@ use serde_json::{Value, json};
 use crate::apply::{Cluster, ClusterError, Obj};
 use crate::progress::{Event, Progress};
 
+/// Which readiness rules a wait applies (`--wait=watcher|legacy`, `--wait-for-jobs`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WaitRules {
+    /// Jobs must complete (`--wait-for-jobs`).
+    pub jobs: bool,
+    /// Helm 3's rules (`--wait=legacy`, [`legacy_readiness`]) instead of Helm 4's watcher's.
+    pub legacy: bool,
+}
+
 impl Cluster {
     /// Waits until every object is ready, by watching; fails at once when a pod of a workload
     /// cannot heal by itself (CrashLoopBackOff, image pull errors, a failed Job, a rollout past
@@ -22,11 +31,15 @@ impl Cluster {
         &self,
         objs: &[Obj],
         timeout: Duration,
-        jobs: bool,
+        rules: WaitRules,
         progress: &Progress,
     ) -> Result<(), ClusterError> {
         self.wait_until(objs, timeout, progress, |o, live, pods| {
-            readiness(o, live, pods, jobs)
+            if rules.legacy {
+                legacy_readiness(o, live, pods, rules.jobs)
+            } else {
+                readiness(o, live, pods, rules.jobs)
+            }
         })
         .await
     }
@@ -479,5 +492,335 @@ pub fn readiness(o: &Obj, live: Option<&Value>, pods: &[Value], jobs: bool) -> S
             }
         }
         _ => State::Ready,
+    }
+}
+
+/// Kubernetes' `GetScaledValueFromIntOrPercent`: an integer as it is, `"N%"` of `total`
+/// rounded up or down; anything else (or nothing) is `default`.
+fn scaled(v: Option<&Value>, total: i64, round_up: bool, default: &Value) -> i64 {
+    let v = match v {
+        Some(Value::Null) | None => default,
+        Some(v) => v,
+    };
+    match v {
+        Value::Number(n) => n.as_i64().unwrap_or(0),
+        Value::String(s) => match s.strip_suffix('%').and_then(|p| p.parse::<i64>().ok()) {
+            Some(p) if round_up => (p * total + 99) / 100,
+            Some(p) => p * total / 100,
+            None => s.parse().unwrap_or(0),
+        },
+        _ => 0,
+    }
+}
+
+fn pod_ready(p: &Value) -> bool {
+    condition(p, "Ready").is_some_and(|c| c["status"] == "True")
+}
+
+/// Helm 3's `ReadyChecker`, which Helm 4 keeps as `--wait=legacy`: a Deployment is ready when
+/// its new revision has `replicas - maxUnavailable` ready pods, a DaemonSet when
+/// `desired - maxUnavailable` are ready, a StatefulSet honours its partition, `OnDelete`
+/// workloads are ready at once, a Pod needs its Ready condition, a Service its cluster IP (and
+/// a LoadBalancer an address or external IPs), a Job (with `--wait-for-jobs`) its completions;
+/// kinds Helm 3 does not check are ready. ferry's fast failures (pods that cannot heal, a
+/// rollout past its deadline, a failed Job) apply as in the watcher's rules.
+pub fn legacy_readiness(o: &Obj, live: Option<&Value>, pods: &[Value], jobs: bool) -> State {
+    let Some(v) = live else {
+        return State::Pending("not observed yet".into());
+    };
+    let kind = o.ar.kind.as_str();
+    if matches!(
+        kind,
+        "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet"
+    ) && let State::Failed(f) = readiness(o, live, pods, jobs)
+    {
+        return State::Failed(f);
+    }
+    let on_delete = |p: &str| v.pointer(p).and_then(Value::as_str) == Some("OnDelete");
+    let replicas = v
+        .pointer("/spec/replicas")
+        .and_then(Value::as_i64)
+        .unwrap_or(1);
+    match kind {
+        "Deployment" => {
+            if v.pointer("/spec/paused") == Some(&json!(true)) {
+                return State::Ready;
+            }
+            if !generation_observed(v) {
+                return State::Pending("rollout not observed yet".into());
+            }
+            let max_unavailable =
+                if v.pointer("/spec/strategy/type").and_then(Value::as_str) == Some("Recreate") {
+                    0
+                } else {
+                    scaled(
+                        v.pointer("/spec/strategy/rollingUpdate/maxUnavailable"),
+                        replicas,
+                        false,
+                        &json!("25%"),
+                    )
+                };
+            let expected = replicas - max_unavailable;
+            let ready = owned_pods(o, v, pods)
+                .into_iter()
+                .filter(|p| pod_ready(p))
+                .count() as i64;
+            if ready >= expected {
+                State::Ready
+            } else {
+                State::Pending(format!(
+                    "{ready}/{expected} pods of the new revision ready (replicas {replicas}, maxUnavailable {max_unavailable})"
+                ))
+            }
+        }
+        "DaemonSet" => {
+            if on_delete("/spec/updateStrategy/type") {
+                return State::Ready;
+            }
+            let desired = int(v, "/status/desiredNumberScheduled");
+            if !generation_observed(v) || int(v, "/status/updatedNumberScheduled") != desired {
+                return State::Pending(format!(
+                    "{}/{desired} updated",
+                    int(v, "/status/updatedNumberScheduled")
+                ));
+            }
+            let max_unavailable = scaled(
+                v.pointer("/spec/updateStrategy/rollingUpdate/maxUnavailable"),
+                desired,
+                true,
+                &json!(1),
+            );
+            let (ready, expected) = (int(v, "/status/numberReady"), desired - max_unavailable);
+            if ready >= expected {
+                State::Ready
+            } else {
+                State::Pending(format!("{ready}/{expected} ready"))
+            }
+        }
+        "StatefulSet" => {
+            if on_delete("/spec/updateStrategy/type") {
+                return State::Ready;
+            }
+            if !generation_observed(v) {
+                return State::Pending("rollout not observed yet".into());
+            }
+            let partition = int(v, "/spec/updateStrategy/rollingUpdate/partition");
+            let (updated, ready) = (
+                int(v, "/status/updatedReplicas"),
+                int(v, "/status/readyReplicas"),
+            );
+            if updated < replicas - partition {
+                State::Pending(format!("{updated}/{} updated", replicas - partition))
+            } else if ready != replicas {
+                State::Pending(format!("{ready}/{replicas} ready"))
+            } else if partition == 0
+                && v.pointer("/status/currentRevision") != v.pointer("/status/updateRevision")
+            {
+                State::Pending("revision not current yet".into())
+            } else {
+                State::Ready
+            }
+        }
+        "ReplicaSet" | "ReplicationController" => {
+            let ready = int(v, "/status/readyReplicas");
+            if generation_observed(v) && ready >= replicas {
+                State::Ready
+            } else {
+                State::Pending(format!("{ready}/{replicas} ready"))
+            }
+        }
+        "Pod" => {
+            if let Some(f) = pod_failure(v) {
+                State::Failed(f)
+            } else if pod_ready(v) {
+                State::Ready
+            } else {
+                State::Pending(pod_reason(v).unwrap_or_else(|| "not ready".into()))
+            }
+        }
+        "Job" => {
+            if !jobs {
+                return State::Ready;
+            }
+            let backoff = v
+                .pointer("/spec/backoffLimit")
+                .and_then(Value::as_i64)
+                .unwrap_or(6);
+            if int(v, "/status/failed") > backoff {
+                return State::Failed("job failed: BackoffLimitExceeded".into());
+            }
+            let completions = v
+                .pointer("/spec/completions")
+                .and_then(Value::as_i64)
+                .unwrap_or(1);
+            let succeeded = int(v, "/status/succeeded");
+            if succeeded >= completions {
+                State::Ready
+            } else {
+                State::Pending(format!("{succeeded}/{completions} succeeded"))
+            }
+        }
+        "Service" => {
+            let ty = v.pointer("/spec/type").and_then(Value::as_str);
+            if ty == Some("ExternalName") {
+                return State::Ready;
+            }
+            if v.pointer("/spec/clusterIP")
+                .and_then(Value::as_str)
+                .is_none_or(str::is_empty)
+            {
+                return State::Pending("no cluster IP yet".into());
+            }
+            let has = |p: &str| {
+                v.pointer(p)
+                    .and_then(Value::as_array)
+                    .is_some_and(|a| !a.is_empty())
+            };
+            if ty == Some("LoadBalancer")
+                && !has("/spec/externalIPs")
+                && !has("/status/loadBalancer/ingress")
+            {
+                State::Pending("waiting for a load balancer address".into())
+            } else {
+                State::Ready
+            }
+        }
+        "PersistentVolumeClaim" | "CustomResourceDefinition" => readiness(o, live, pods, jobs),
+        _ => State::Ready,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn obj(kind: &str, body: Value) -> Obj {
+        Obj {
+            ar: ApiResource {
+                group: String::new(),
+                version: "v1".into(),
+                api_version: "v1".into(),
+                kind: kind.into(),
+                plural: format!("{}s", kind.to_lowercase()),
+            },
+            ns: Some("ns".into()),
+            name: "x".into(),
+            body,
+        }
+    }
+
+    fn pod(ready: bool) -> Value {
+        json!({"metadata": {"namespace": "ns", "labels": {"app": "x"}},
+               "spec": {"containers": [{"image": "app:2"}]},
+               "status": {"phase": "Running",
+                          "conditions": [{"type": "Ready", "status": if ready { "True" } else { "False" }}]}})
+    }
+
+    fn deployment(strategy: Value) -> Value {
+        json!({"metadata": {"generation": 2},
+               "spec": {"replicas": 4, "strategy": strategy,
+                        "selector": {"matchLabels": {"app": "x"}},
+                        "template": {"spec": {"containers": [{"image": "app:2"}]}}},
+               "status": {"observedGeneration": 2, "replicas": 4, "updatedReplicas": 4,
+                          "readyReplicas": 3, "availableReplicas": 3}})
+    }
+
+    #[test]
+    fn legacy_deployments_are_ready_with_max_unavailable_pods_missing() {
+        let pods = [pod(true), pod(true), pod(true), pod(false)];
+        let d = obj("Deployment", Value::Null);
+        // default maxUnavailable 25% of 4 = 1: three ready pods are enough for Helm 3
+        let live = deployment(json!({"type": "RollingUpdate"}));
+        assert_eq!(
+            legacy_readiness(&d, Some(&live), &pods, false),
+            State::Ready
+        );
+        assert!(matches!(
+            readiness(&d, Some(&live), &pods, false),
+            State::Pending(_)
+        ));
+        // maxUnavailable 0, and Recreate: every pod must be ready
+        let live =
+            deployment(json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0}}));
+        assert!(matches!(
+            legacy_readiness(&d, Some(&live), &pods, false),
+            State::Pending(_)
+        ));
+        let live = deployment(json!({"type": "Recreate"}));
+        assert!(matches!(
+            legacy_readiness(&d, Some(&live), &pods, false),
+            State::Pending(_)
+        ));
+        // pods of an older revision do not count
+        let mut old = pod(true);
+        old["spec"]["containers"][0]["image"] = json!("app:1");
+        let pods = [pod(true), pod(true), old.clone(), old];
+        let live = deployment(json!({}));
+        assert!(matches!(
+            legacy_readiness(&d, Some(&live), &pods, false),
+            State::Pending(_)
+        ));
+    }
+
+    #[test]
+    fn legacy_rules_of_the_other_kinds() {
+        let ready = |kind: &str, v: Value, jobs: bool| {
+            legacy_readiness(&obj(kind, Value::Null), Some(&v), &[], jobs) == State::Ready
+        };
+        // a StatefulSet with a partition needs only the pods above it updated
+        let sts = json!({"metadata": {"generation": 1},
+            "spec": {"replicas": 3, "updateStrategy": {"rollingUpdate": {"partition": 2}}},
+            "status": {"observedGeneration": 1, "updatedReplicas": 1, "readyReplicas": 3,
+                       "currentRevision": "a", "updateRevision": "b"}});
+        assert!(ready("StatefulSet", sts.clone(), false));
+        let mut unpartitioned = sts.clone();
+        unpartitioned["spec"]["updateStrategy"] = json!({});
+        assert!(!ready("StatefulSet", unpartitioned, false));
+        // OnDelete workloads are ready at once
+        let ds = json!({"metadata": {"generation": 3}, "spec": {"updateStrategy": {"type": "OnDelete"}},
+                        "status": {"observedGeneration": 1}});
+        assert!(ready("DaemonSet", ds, false));
+        // a DaemonSet may miss maxUnavailable (rounded up) of its pods
+        let ds = json!({"metadata": {"generation": 1},
+            "spec": {"updateStrategy": {"rollingUpdate": {"maxUnavailable": "10%"}}},
+            "status": {"observedGeneration": 1, "desiredNumberScheduled": 5,
+                       "updatedNumberScheduled": 5, "numberReady": 4}});
+        assert!(ready("DaemonSet", ds, false));
+        // Jobs: ignored without --wait-for-jobs, else their completions; past backoffLimit fails
+        let job =
+            json!({"spec": {"completions": 2, "backoffLimit": 1}, "status": {"succeeded": 1}});
+        assert!(ready("Job", job.clone(), false));
+        assert!(!ready("Job", job, true));
+        let failed = json!({"spec": {"backoffLimit": 1}, "status": {"failed": 2}});
+        assert!(matches!(
+            legacy_readiness(&obj("Job", Value::Null), Some(&failed), &[], true),
+            State::Failed(_)
+        ));
+        // Services: ExternalName at once, a cluster IP otherwise, a LoadBalancer its address
+        assert!(ready(
+            "Service",
+            json!({"spec": {"type": "ExternalName"}}),
+            false
+        ));
+        assert!(!ready(
+            "Service",
+            json!({"spec": {"type": "ClusterIP"}}),
+            false
+        ));
+        let lb = json!({"spec": {"type": "LoadBalancer", "clusterIP": "10.0.0.1"}});
+        assert!(!ready("Service", lb.clone(), false));
+        let mut with_ip = lb;
+        with_ip["spec"]["externalIPs"] = json!(["1.2.3.4"]);
+        assert!(ready("Service", with_ip, false));
+        // a Pod needs its Ready condition (a succeeded one has none)
+        assert!(!ready(
+            "Pod",
+            json!({"status": {"phase": "Succeeded"}}),
+            false
+        ));
+        assert!(ready("Pod", pod(true), false));
+        assert_eq!(scaled(Some(&json!("33%")), 10, true, &json!(0)), 4);
+        assert_eq!(scaled(Some(&json!("33%")), 10, false, &json!(0)), 3);
+        assert_eq!(scaled(None, 8, false, &json!("25%")), 2);
     }
 }

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use ferry_engine::{Cluster, ClusterError, Event, Progress};
+use ferry_engine::{Cluster, ClusterError, Event, Progress, WaitRules};
 
 const MANIFEST: &str = "---
 apiVersion: v1
@@ -75,7 +75,7 @@ async fn applies_waits_until_ready_and_deletes() {
     c.wait_ready(
         &objs,
         Duration::from_secs(60),
-        false,
+        WaitRules::default(),
         &Progress::channel(tx),
     )
     .await
@@ -120,7 +120,12 @@ async fn a_crash_looping_rollout_fails_the_wait_long_before_the_timeout() {
     }
     let start = Instant::now();
     let err = c
-        .wait_ready(&objs, Duration::from_secs(120), false, &Progress::default())
+        .wait_ready(
+            &objs,
+            Duration::from_secs(120),
+            WaitRules::default(),
+            &Progress::default(),
+        )
         .await
         .unwrap_err();
     assert!(
@@ -148,5 +153,53 @@ async fn unknown_kinds_are_refused_with_their_document() {
         .unwrap_err();
     assert!(matches!(err, ClusterError::Mapping(_)), "{err}");
     assert!(err.to_string().contains("Widget"), "{err}");
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn legacy_wait_accepts_a_rollout_within_max_unavailable_the_watcher_does_not() {
+    let (sim, c) = cluster().await;
+    c.ensure_namespace("apps").await.unwrap();
+    // every pod may be unavailable, and pods take 3s to become ready
+    let manifest = MANIFEST.replace("IMAGE_TAG", "1.27").replace(
+        "  template:\n    metadata:\n      labels: {app: web}\n",
+        "  strategy:\n    rollingUpdate: {maxUnavailable: 100%}\n  template:\n    metadata:\n      labels: {app: web}\n      annotations: {sim.ferry.dev/ready-after: 3s}\n",
+    );
+    let objs = c.objects(&manifest, "apps").await.unwrap();
+    for o in &objs {
+        c.apply(o, "ferry-test", false).await.unwrap();
+    }
+    let legacy = WaitRules {
+        legacy: true,
+        ..WaitRules::default()
+    };
+    let start = Instant::now();
+    c.wait_ready(&objs, Duration::from_secs(60), legacy, &Progress::default())
+        .await
+        .unwrap();
+    let legacy_took = start.elapsed();
+    let live = sim.get("apps", "deployments", "apps", "web").unwrap();
+    assert_ne!(
+        live["status"]["readyReplicas"], 2,
+        "Helm 3's rules did not wait for the pods: {legacy_took:?}"
+    );
+    c.wait_ready(
+        &objs,
+        Duration::from_secs(60),
+        WaitRules::default(),
+        &Progress::default(),
+    )
+    .await
+    .unwrap();
+    let live = sim.get("apps", "deployments", "apps", "web").unwrap();
+    assert_eq!(
+        live["status"]["readyReplicas"], 2,
+        "the watcher waits for every pod"
+    );
+    assert!(
+        start.elapsed() >= Duration::from_secs(3),
+        "{:?}",
+        start.elapsed()
+    );
     sim.shutdown().await;
 }

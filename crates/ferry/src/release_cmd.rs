@@ -32,7 +32,8 @@ pub struct KubeFlags {
 /// Flags of operations that change a release.
 #[derive(Args, Clone)]
 pub struct OpFlags {
-    /// Wait until all objects are ready (`watcher`, the default of a bare --wait; `legacy`;
+    /// Wait until all objects are ready (`watcher`, the default of a bare --wait: Helm 4's
+    /// rules; `legacy`: Helm 3's, e.g. a Deployment is ready with maxUnavailable pods missing;
     /// `hookOnly`: only hooks).
     #[arg(long = "wait", num_args = 0..=1, default_missing_value = "watcher", require_equals = true)]
     pub wait: Option<String>,
@@ -579,10 +580,12 @@ fn print_release(r: &Release, output: &str, out: &mut String) -> anyhow::Result<
     Ok(())
 }
 
-fn wait_mode(w: &Option<String>) -> anyhow::Result<bool> {
+/// `--wait[=watcher|legacy|hookOnly]`: (wait for the objects, with Helm 3's rules).
+fn wait_mode(w: &Option<String>) -> anyhow::Result<(bool, bool)> {
     match w.as_deref() {
-        None | Some("hookOnly") | Some("false") => Ok(false),
-        Some("watcher") | Some("legacy") | Some("true") => Ok(true),
+        None | Some("hookOnly") | Some("false") => Ok((false, false)),
+        Some("watcher") | Some("true") => Ok((true, false)),
+        Some("legacy") => Ok((true, true)),
         Some(o) => bail!("invalid wait strategy \"{o}\": must be watcher, legacy or hookOnly"),
     }
 }
@@ -622,7 +625,8 @@ pub fn install(a: &ClusterInstallArgs, out: &mut String) -> anyhow::Result<()> {
             install_only: true,
             values: user,
             atomic: a.atomic,
-            wait: wait_mode(&a.op.wait)? || a.atomic,
+            wait: wait_mode(&a.op.wait)?.0 || a.atomic,
+            legacy_wait: wait_mode(&a.op.wait)?.1,
             wait_for_jobs: a.op.wait_for_jobs,
             timeout: a.op.timeout,
             create_namespace: a.create_namespace,
@@ -669,7 +673,8 @@ pub fn upgrade(a: &UpgradeArgs, out: &mut String) -> anyhow::Result<()> {
             install: a.install,
             values: user,
             atomic: a.atomic,
-            wait: wait_mode(&a.op.wait)? || a.atomic,
+            wait: wait_mode(&a.op.wait)?.0 || a.atomic,
+            legacy_wait: wait_mode(&a.op.wait)?.1,
             wait_for_jobs: a.op.wait_for_jobs,
             timeout: a.op.timeout,
             create_namespace: a.create_namespace,
@@ -714,7 +719,8 @@ pub fn rollback(a: &RollbackArgs, out: &mut String) -> anyhow::Result<()> {
                 name: a.name.clone(),
                 namespace: ns.clone(),
                 revision: a.revision.unwrap_or(0),
-                wait: wait_mode(&a.op.wait)?,
+                wait: wait_mode(&a.op.wait)?.0,
+                legacy_wait: wait_mode(&a.op.wait)?.1,
                 wait_for_jobs: a.op.wait_for_jobs,
                 timeout: a.op.timeout,
                 no_hooks: a.no_hooks,
@@ -795,7 +801,7 @@ pub fn uninstall(a: &UninstallArgs, out: &mut String) -> anyhow::Result<()> {
                     name: name.clone(),
                     namespace: ns.clone(),
                     keep_history: a.keep_history,
-                    wait: wait_mode(&a.op.wait)?,
+                    wait: wait_mode(&a.op.wait)?.0,
                     timeout: a.op.timeout,
                     no_hooks: a.no_hooks,
                 })

@@ -183,6 +183,7 @@ async fn client_side_releases_stay_client_side_until_switched() {
             namespace: "default".into(),
             revision: 1,
             wait: false,
+            legacy_wait: false,
             wait_for_jobs: false,
             timeout: Duration::from_secs(60),
             no_hooks: false,

@@ -98,6 +98,7 @@ async fn twenty_seeded_fault_scenarios_never_leave_a_stuck_release() {
                     namespace: "default".into(),
                     revision: 0,
                     wait: true,
+                    legacy_wait: false,
                     wait_for_jobs: false,
                     timeout: Duration::from_secs(30),
                     no_hooks: false,

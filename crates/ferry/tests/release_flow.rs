@@ -139,6 +139,7 @@ async fn seed_flow_install_upgrade_failed_upgrade_rolls_back_rollback_history() 
             namespace: "production".into(),
             revision: 1,
             wait: true,
+            legacy_wait: false,
             wait_for_jobs: false,
             timeout: Duration::from_secs(60),
             no_hooks: false,

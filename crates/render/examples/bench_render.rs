@@ -21,6 +21,9 @@ use ferry_render::{
     Capabilities, Engine, ReleaseOptions, RenderRequest, helm_funcs, render_release,
 };
 
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn all_templates(c: &ferry_chart::Chart, out: &mut Vec<(String, String)>) {
     for t in &c.templates {
         out.push((format!("{}/{}", c.name(), t.name), t.text().into_owned()));

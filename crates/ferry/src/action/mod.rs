@@ -33,6 +33,7 @@ use crate::gotime::GoTime;
 use crate::lock::{self, LockOptions};
 pub use ferry_engine::apply::{Cluster, ClusterError, Obj};
 pub use ferry_engine::progress::{Event, Progress};
+pub use ferry_engine::wait::WaitRules;
 
 /// Errors of an operation. Messages follow Helm's where Helm has one.
 #[derive(Debug, thiserror::Error)]
@@ -109,6 +110,8 @@ pub struct UpgradeRequest {
     pub atomic: bool,
     /// `--wait`.
     pub wait: bool,
+    /// `--wait=legacy`: Helm 3's readiness rules ([`ferry_engine::wait::legacy_readiness`]).
+    pub legacy_wait: bool,
     /// `--wait-for-jobs`.
     pub wait_for_jobs: bool,
     /// `--timeout`.
@@ -153,6 +156,13 @@ pub struct UpgradeRequest {
 }
 
 impl UpgradeRequest {
+    fn wait_rules(&self) -> WaitRules {
+        WaitRules {
+            jobs: self.wait_for_jobs,
+            legacy: self.legacy_wait,
+        }
+    }
+
     /// A request with Helm's defaults.
     pub fn new(name: &str, chart: Chart, namespace: &str) -> UpgradeRequest {
         UpgradeRequest {
@@ -164,6 +174,7 @@ impl UpgradeRequest {
             install_only: false,
             atomic: false,
             wait: false,
+            legacy_wait: false,
             wait_for_jobs: false,
             timeout: Duration::from_secs(300),
             create_namespace: false,
@@ -254,6 +265,8 @@ pub struct RollbackRequest {
     pub revision: i64,
     /// `--wait`.
     pub wait: bool,
+    /// `--wait=legacy`: Helm 3's readiness rules.
+    pub legacy_wait: bool,
     /// `--wait-for-jobs`.
     pub wait_for_jobs: bool,
     /// `--timeout`.
@@ -266,6 +279,15 @@ pub struct RollbackRequest {
     pub server_side: ServerSide,
     /// `--force-replace`.
     pub force_replace: bool,
+}
+
+impl RollbackRequest {
+    fn wait_rules(&self) -> WaitRules {
+        WaitRules {
+            jobs: self.wait_for_jobs,
+            legacy: self.legacy_wait,
+        }
+    }
 }
 
 /// `helm uninstall`.
@@ -1030,7 +1052,7 @@ impl Client {
                 ));
                 if let Err(e) = self
                     .cluster
-                    .wait_ready(&targets, req.timeout, req.wait_for_jobs, &self.progress)
+                    .wait_ready(&targets, req.timeout, req.wait_rules(), &self.progress)
                     .await
                 {
                     if req.cleanup_on_fail {
@@ -1121,6 +1143,7 @@ impl Client {
                     namespace: req.namespace.clone(),
                     revision: target.version,
                     wait: true,
+                    legacy_wait: req.legacy_wait,
                     wait_for_jobs: req.wait_for_jobs,
                     timeout: req.timeout,
                     no_hooks: req.no_hooks,
@@ -1164,7 +1187,7 @@ impl Client {
             .wait_ready(
                 &crds,
                 timeout.min(Duration::from_secs(60)),
-                false,
+                WaitRules::default(),
                 &self.progress,
             )
             .await?;
@@ -1264,7 +1287,7 @@ impl Client {
             }
             if req.wait {
                 self.cluster
-                    .wait_ready(&targets, req.timeout, req.wait_for_jobs, &self.progress)
+                    .wait_ready(&targets, req.timeout, req.wait_rules(), &self.progress)
                     .await?;
             }
             if !req.no_hooks {
