@@ -108,6 +108,17 @@ fn render(
     release: ReleaseOptions,
     include_crds: bool,
 ) -> anyhow::Result<(Rendered, Map)> {
+    render_with(chart, flags, release, include_crds, false)
+}
+
+/// `exit_after`: the process ends after printing this render (see [`Engine::exit_after`]).
+fn render_with(
+    chart: &chart::Chart,
+    flags: &RenderFlags,
+    release: ReleaseOptions,
+    include_crds: bool,
+    exit_after: bool,
+) -> anyhow::Result<(Rendered, Map)> {
     let user = flags.values.options().merge(&mut |p| read_input(p))?;
     let req = RenderRequest {
         chart,
@@ -116,6 +127,7 @@ fn render(
         caps: capabilities(flags)?,
         engine: Engine {
             strict: flags.strict,
+            exit_after,
             ..Engine::default()
         },
         include_crds,
@@ -421,7 +433,15 @@ pub fn template(a: &TemplateArgs, out: &mut String) -> anyhow::Result<()> {
         is_install: !a.is_upgrade,
         is_upgrade: a.is_upgrade,
     };
-    let (r, _) = render(&chart, &a.render, release, a.include_crds && !a.skip_crds)?;
+    let (r, _) = render_with(
+        &chart,
+        &a.render,
+        release,
+        a.include_crds && !a.skip_crds,
+        true,
+    )?;
+    // the command ends after printing: the chart's files are not freed one by one
+    std::mem::forget(chart);
     if a.raw_json {
         let m: chart::Map = r
             .files

@@ -178,6 +178,10 @@ pub struct Engine {
     pub lookup: Option<Arc<dyn Lookup>>,
     /// Extra functions registered over Helm's (Helm's `CustomTemplateFuncs`).
     pub custom: Option<CustomFuncs>,
+    /// The process exits right after this render (the `ferry template` command): the parse
+    /// trees and template contexts are left for the operating system to reclaim instead of
+    /// being freed one small allocation at a time.
+    pub exit_after: bool,
 }
 
 /// Registers extra template functions (Helm's `CustomTemplateFuncs`).
@@ -188,6 +192,7 @@ impl std::fmt::Debug for Engine {
         f.debug_struct("Engine")
             .field("strict", &self.strict)
             .field("lookup", &self.lookup.is_some())
+            .field("exit_after", &self.exit_after)
             .finish()
     }
 }
@@ -355,9 +360,13 @@ impl Engine {
         // The parse trees are many small allocations: free them off the caller's path.
         // So are the context maps (every chart's `.Values` converted to template values).
         let contexts: Vec<Map> = tpls.into_values().map(|r| r.vals).collect();
-        let _ = std::thread::Builder::new()
-            .name("ferry-render-drop".into())
-            .spawn(move || drop((set, top, contexts)));
+        if self.exit_after {
+            std::mem::forget((set, top, contexts));
+        } else {
+            let _ = std::thread::Builder::new()
+                .name("ferry-render-drop".into())
+                .spawn(move || drop((set, top, contexts)));
+        }
         Ok(out)
     }
 }
