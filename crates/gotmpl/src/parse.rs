@@ -354,10 +354,11 @@ type PResult<T> = Result<T, Error>;
 /// level included), like Go's `parse.Parse`.
 pub(crate) fn parse(
     name: &str,
-    text: &str,
+    shared: Arc<str>,
     has_func: &dyn Fn(&str) -> bool,
     max_stack: usize,
 ) -> PResult<HashMap<Arc<str>, Arc<Tree>>> {
+    let text: &str = &shared;
     let lexed = lex(
         text,
         LexOptions {
@@ -374,7 +375,7 @@ pub(crate) fn parse(
         idx: 0,
         hi: 0,
         parse_name: name.clone(),
-        text: text.into(),
+        text: shared.clone(),
         has_func,
         vars: vec!["$".into()],
         action_line: 0,

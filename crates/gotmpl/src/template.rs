@@ -149,7 +149,12 @@ impl Templates {
     /// defines. On error the set is unchanged.
     pub fn parse(&mut self, name: &str, text: &str) -> Result<(), Error> {
         let funcs = &self.funcs;
-        let set = parse::parse(name, text, &|f| funcs.has(f), self.limits.max_stack_bytes)?;
+        let set = parse::parse(
+            name,
+            text.into(),
+            &|f| funcs.has(f),
+            self.limits.max_stack_bytes,
+        )?;
         self.add_parsed(name, set);
         Ok(())
     }
@@ -159,13 +164,14 @@ impl Templates {
     /// on its own; the trees are then added in order, so `define` precedence
     /// is that of the sequential calls). On error, returns the index of the
     /// first text (in order) that failed; the texts before it are added.
-    pub fn parse_many(&mut self, texts: &[(&str, &str)]) -> Result<(), (usize, Error)> {
+    /// The texts are shared, not copied, by the trees (for error contexts).
+    pub fn parse_many(&mut self, texts: &[(&str, Arc<str>)]) -> Result<(), (usize, Error)> {
         let max_stack = self.limits.max_stack_bytes;
         let funcs = self.funcs.clone();
         let funcs = &funcs;
         let parse_one = |i: usize| {
-            let (name, text) = texts[i];
-            parse::parse(name, text, &|f| funcs.has(f), max_stack)
+            let (name, text) = &texts[i];
+            parse::parse(name, text.clone(), &|f| funcs.has(f), max_stack)
         };
         let workers = std::thread::available_parallelism()
             .map(|n| n.get())

@@ -197,8 +197,8 @@ impl std::fmt::Debug for Engine {
     }
 }
 
-struct Renderable<'c> {
-    text: std::borrow::Cow<'c, str>,
+struct Renderable {
+    text: Arc<str>,
     vals: Map,
     base_path: String,
 }
@@ -296,10 +296,10 @@ impl Engine {
             snippet: snippet(&go_frames(e), texts),
         };
         // `*.j2` templates are the Jinja flavour's, rendered below
-        let go: Vec<(&str, &str)> = keys
+        let go: Vec<(&str, Arc<str>)> = keys
             .iter()
             .filter(|k| !crate::jinja::is_jinja(k))
-            .map(|k| (k.as_str(), &*tpls[*k].text))
+            .map(|k| (k.as_str(), tpls[*k].text.clone()))
             .collect();
         set.parse_many(&go).map_err(|(i, e)| error(go[i].0, &e))?;
         let mut state = RenderState {
@@ -314,7 +314,7 @@ impl Engine {
                 let r = &tpls[k];
                 jinja.push(crate::jinja::Source {
                     path: k.clone(),
-                    text: r.text.clone().into_owned(),
+                    text: r.text.to_string(),
                     dot: r.vals.clone(),
                     base_path: r.base_path.clone(),
                 });
@@ -372,9 +372,9 @@ impl Engine {
 }
 
 /// `recAllTpls`: the context of each chart, and its templates keyed by full path.
-fn rec_all_tpls<'c>(
-    chart: &'c Chart,
-    tpls: &mut BTreeMap<String, Renderable<'c>>,
+fn rec_all_tpls(
+    chart: &Chart,
+    tpls: &mut BTreeMap<String, Renderable>,
     parent: &Map,
     is_root: bool,
     full_path: &str,
@@ -437,7 +437,7 @@ fn rec_all_tpls<'c>(
         tpls.insert(
             format!("{full_path}/{}", t.name),
             Renderable {
-                text: t.text(),
+                text: t.shared_text(),
                 vals: next.clone(),
                 base_path: format!("{full_path}/templates"),
             },
