@@ -959,3 +959,49 @@ async fn dry_run_server_renders_against_the_cluster_checks_and_writes_nothing() 
     assert!(err.contains("invalid dry-run value"), "{err}");
     e.sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uninstall_deletes_in_helms_uninstall_order() {
+    let e = env().await;
+    let doc = |kind: &str, api: &str, name: &str, extra: &str| {
+        format!("---\napiVersion: {api}\nkind: {kind}\nmetadata:\n  name: {name}\n{extra}")
+    };
+    let deploy = "spec:\n  selector:\n    matchLabels: {app: w}\n  template:\n    metadata:\n      labels: {app: w}\n    spec:\n      containers:\n        - {name: w, image: nginx}\n";
+    let all = [
+        doc("Deployment", "apps/v1", "w", deploy),
+        doc("ConfigMap", "v1", "c", ""),
+        doc("Service", "v1", "s", "spec:\n  ports:\n    - port: 80\n"),
+        doc("Secret", "v1", "p", ""),
+    ]
+    .concat();
+    let chart = e.chart(
+        "order",
+        &[
+            (
+                "Chart.yaml",
+                "apiVersion: v2\nname: order\nversion: 0.1.0\n",
+            ),
+            ("templates/all.yaml", all.as_str()),
+        ],
+    );
+    let (ok, _, err) = e.ferry(&["install", "o", &chart, "-n", "default"]).await;
+    assert!(ok, "{err}");
+    let (ok, _, err) = e
+        .ferry(&["uninstall", "o", "-n", "default", "--progress=plain"])
+        .await;
+    assert!(ok, "{err}");
+    let order: Vec<&str> = err
+        .lines()
+        .filter(|l| l.trim_end().ends_with(" deleted"))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    // not the reverse of the install order (Deployment, Service, ConfigMap, Secret): Helm
+    // deletes Services before the workloads behind them
+    assert_eq!(
+        order,
+        ["Service", "Deployment", "ConfigMap", "Secret"],
+        "{err}"
+    );
+    assert!(e.sim.get("", "services", "default", "s").is_none());
+    e.sim.shutdown().await;
+}

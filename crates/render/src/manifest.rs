@@ -345,18 +345,21 @@ pub fn sort_manifests(
             });
         }
     }
-    let rank = |kind: &str| order.iter().position(|k| *k == kind);
-    let less = |a: &str, b: &str| -> std::cmp::Ordering {
-        match (rank(a), rank(b)) {
-            (Some(x), Some(y)) => x.cmp(&y),
-            (Some(_), None) => std::cmp::Ordering::Less,
-            (None, Some(_)) => std::cmp::Ordering::Greater,
-            (None, None) => a.cmp(b),
-        }
-    };
-    generic.sort_by(|a, b| less(&a.head.kind, &b.head.kind));
-    hooks.sort_by(|a, b| less(&a.kind, &b.kind));
+    generic.sort_by(|a, b| by_kind(order, &a.head.kind, &b.head.kind));
+    hooks.sort_by(|a, b| by_kind(order, &a.kind, &b.kind));
     Ok((hooks, generic))
+}
+
+/// Helm's `lessByKind` for a kind order ([`INSTALL_ORDER`], [`UNINSTALL_ORDER`]): known kinds
+/// by their place in it, then unknown kinds (custom resources) alphabetically. Sort stably.
+pub fn by_kind(order: &[&str], a: &str, b: &str) -> std::cmp::Ordering {
+    let rank = |kind: &str| order.iter().position(|k| *k == kind);
+    match (rank(a), rank(b)) {
+        (Some(x), Some(y)) => x.cmp(&y),
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (None, None) => a.cmp(b),
+    }
 }
 
 /// Go's `strconv.Atoi`.

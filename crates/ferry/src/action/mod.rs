@@ -1432,14 +1432,23 @@ impl Client {
         if !req.no_hooks {
             self.run_hooks(&mut last, "pre-delete", req.timeout).await?;
         }
-        let objs = self
+        let mut objs = self
             .cluster
             .objects(&last.manifest, &req.namespace)
             .await
             .unwrap_or_default();
+        // Helm's UninstallOrder: webhooks first (so they cannot block the deletions), then
+        // workloads before what they use, namespaces last; the manifest's order within a kind
+        objs.sort_by(|a, b| {
+            ferry_render::manifest::by_kind(
+                ferry_render::manifest::UNINSTALL_ORDER,
+                &a.ar.kind,
+                &b.ar.kind,
+            )
+        });
         let mut kept = Vec::new();
         let mut deleted = Vec::new();
-        for o in objs.iter().rev() {
+        for o in &objs {
             if keep_policy(&o.body) {
                 kept.push(o.id());
                 continue;
