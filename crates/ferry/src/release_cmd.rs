@@ -580,12 +580,20 @@ fn print_release(r: &Release, output: &str, out: &mut String) -> anyhow::Result<
     Ok(())
 }
 
-/// `--wait[=watcher|legacy|hookOnly]`: (wait for the objects, with Helm 3's rules).
-fn wait_mode(w: &Option<String>) -> anyhow::Result<(bool, bool)> {
+/// What `--wait[=watcher|legacy|hookOnly]` asks for.
+struct WaitMode {
+    /// Wait for the release's objects (not only its hooks).
+    objects: bool,
+    /// With Helm 3's readiness rules.
+    legacy: bool,
+}
+
+fn wait_mode(w: &Option<String>) -> anyhow::Result<WaitMode> {
+    let mode = |objects, legacy| Ok(WaitMode { objects, legacy });
     match w.as_deref() {
-        None | Some("hookOnly") | Some("false") => Ok((false, false)),
-        Some("watcher") | Some("true") => Ok((true, false)),
-        Some("legacy") => Ok((true, true)),
+        None | Some("hookOnly") | Some("false") => mode(false, false),
+        Some("watcher") | Some("true") => mode(true, false),
+        Some("legacy") => mode(true, true),
         Some(o) => bail!("invalid wait strategy \"{o}\": must be watcher, legacy or hookOnly"),
     }
 }
@@ -625,8 +633,8 @@ pub fn install(a: &ClusterInstallArgs, out: &mut String) -> anyhow::Result<()> {
             install_only: true,
             values: user,
             atomic: a.atomic,
-            wait: wait_mode(&a.op.wait)?.0 || a.atomic,
-            legacy_wait: wait_mode(&a.op.wait)?.1,
+            wait: wait_mode(&a.op.wait)?.objects || a.atomic,
+            legacy_wait: wait_mode(&a.op.wait)?.legacy,
             wait_for_jobs: a.op.wait_for_jobs,
             timeout: a.op.timeout,
             create_namespace: a.create_namespace,
@@ -673,8 +681,8 @@ pub fn upgrade(a: &UpgradeArgs, out: &mut String) -> anyhow::Result<()> {
             install: a.install,
             values: user,
             atomic: a.atomic,
-            wait: wait_mode(&a.op.wait)?.0 || a.atomic,
-            legacy_wait: wait_mode(&a.op.wait)?.1,
+            wait: wait_mode(&a.op.wait)?.objects || a.atomic,
+            legacy_wait: wait_mode(&a.op.wait)?.legacy,
             wait_for_jobs: a.op.wait_for_jobs,
             timeout: a.op.timeout,
             create_namespace: a.create_namespace,
@@ -719,8 +727,8 @@ pub fn rollback(a: &RollbackArgs, out: &mut String) -> anyhow::Result<()> {
                 name: a.name.clone(),
                 namespace: ns.clone(),
                 revision: a.revision.unwrap_or(0),
-                wait: wait_mode(&a.op.wait)?.0,
-                legacy_wait: wait_mode(&a.op.wait)?.1,
+                wait: wait_mode(&a.op.wait)?.objects,
+                legacy_wait: wait_mode(&a.op.wait)?.legacy,
                 wait_for_jobs: a.op.wait_for_jobs,
                 timeout: a.op.timeout,
                 no_hooks: a.no_hooks,
@@ -801,7 +809,7 @@ pub fn uninstall(a: &UninstallArgs, out: &mut String) -> anyhow::Result<()> {
                     name: name.clone(),
                     namespace: ns.clone(),
                     keep_history: a.keep_history,
-                    wait: wait_mode(&a.op.wait)?.0,
+                    wait: wait_mode(&a.op.wait)?.objects,
                     timeout: a.op.timeout,
                     no_hooks: a.no_hooks,
                 })

@@ -984,8 +984,15 @@ async fn uninstall_deletes_in_helms_uninstall_order() {
             ("templates/all.yaml", all.as_str()),
         ],
     );
-    let (ok, _, err) = e.ferry(&["install", "o", &chart, "-n", "default"]).await;
+    let (ok, _, err) = e
+        .ferry(&["install", "o", &chart, "-n", "default", "--wait=sometimes"])
+        .await;
+    assert!(!ok && err.contains("invalid wait strategy"), "{err}");
+    let (ok, _, err) = e
+        .ferry(&["install", "o", &chart, "-n", "default", "--wait=legacy"])
+        .await;
     assert!(ok, "{err}");
+    assert!(err.contains("Deployment default/w: ready"), "waited: {err}");
     let (ok, _, err) = e
         .ferry(&["uninstall", "o", "-n", "default", "--progress=plain"])
         .await;
