@@ -283,20 +283,24 @@ impl Cluster {
 
     /// Helm 3's client-side update of a live object: a three-way strategic merge patch
     /// (`original` = the previous release's object) for built-in kinds, a two-way JSON merge
-    /// patch for custom resources; nothing is sent when there is nothing to change. Returns
-    /// whether a patch was sent.
+    /// patch for custom resources (`three_way_custom`: Helm 4's three-way JSON merge patch,
+    /// which it uses under `--take-ownership`); nothing is sent when there is nothing to
+    /// change. Returns whether a patch was sent.
     pub async fn patch_client_side(
         &self,
         o: &Obj,
         original: &Value,
         live: &Value,
         manager: &str,
+        three_way_custom: bool,
     ) -> Result<bool, ClusterError> {
         let api_version = o.body["apiVersion"].as_str().unwrap_or_default();
         let meta = kubesim::PatchMeta::of_kind(api_version, &o.ar.kind).map(Builtin);
         let strategic = meta.is_some();
         let patch = if strategic {
             crate::patch::three_way(original, &o.body, live, meta)
+        } else if three_way_custom {
+            crate::patch::three_way_merge_patch(original, &o.body, live)
         } else {
             crate::patch::merge_patch(original, &o.body)
         };

@@ -133,6 +133,68 @@ pub fn merge_patch(original: &Value, modified: &Value) -> Value {
     }
 }
 
+/// apimachinery's `CreateThreeWayJSONMergePatch` (Helm 4's patch for custom resources under
+/// `--take-ownership`): additions and changes from `current` (the live object) to `modified`,
+/// deletions from `original` to `modified`; so drift on fields the chart sets is reverted and
+/// fields the chart never had are left alone.
+pub fn three_way_merge_patch(original: &Value, modified: &Value, current: &Value) -> Value {
+    let mut patch = filter_nulls(&merge_patch(original, modified), true);
+    let changes = filter_nulls(&merge_patch(current, modified), false);
+    merge_into(&mut patch, changes);
+    patch
+}
+
+/// apimachinery's `keepOrDeleteNullInObj`: only the deletions of a merge patch (`keep`), or
+/// only its additions and changes. Maps left empty by the filter are dropped; a map that was
+/// empty in the patch is a value (kept with the changes).
+fn filter_nulls(patch: &Value, keep: bool) -> Value {
+    let Value::Object(m) = patch else {
+        return patch.clone();
+    };
+    let mut out = Map::new();
+    for (k, v) in m {
+        match v {
+            Value::Null if keep => {
+                out.insert(k.clone(), Value::Null);
+            }
+            Value::Null => {}
+            Value::Object(sub) if sub.is_empty() && !keep => {
+                out.insert(k.clone(), v.clone());
+            }
+            Value::Object(sub) if sub.is_empty() => {}
+            Value::Object(_) => {
+                let f = filter_nulls(v, keep);
+                if !is_empty(&f) {
+                    out.insert(k.clone(), f);
+                }
+            }
+            _ if !keep => {
+                out.insert(k.clone(), v.clone());
+            }
+            _ => {}
+        }
+    }
+    Value::Object(out)
+}
+
+/// RFC 7386 applied to a patch document (`jsonpatch.MergePatch`), for a patch without nulls:
+/// maps merge key by key, everything else replaces.
+fn merge_into(doc: &mut Value, patch: Value) {
+    match (doc, patch) {
+        (Value::Object(d), Value::Object(p)) => {
+            for (k, v) in p {
+                match d.get_mut(&k) {
+                    Some(dv) if dv.is_object() && v.is_object() => merge_into(dv, v),
+                    _ => {
+                        d.insert(k, v);
+                    }
+                }
+            }
+        }
+        (d, p) => *d = p,
+    }
+}
+
 /// Whether a patch changes nothing (`{}`).
 pub fn is_empty(patch: &Value) -> bool {
     patch.as_object().is_some_and(Map::is_empty)
@@ -569,5 +631,35 @@ mod tests {
             merge_patch(&json!({"a": 1, "b": 2}), &json!({"a": 1})),
             json!({"b": null})
         );
+    }
+
+    #[test]
+    fn three_way_merge_patch_reverts_drift_and_keeps_foreign_fields() {
+        let original = json!({"spec": {"size": 1, "mode": "a", "old": true}});
+        let modified = json!({"spec": {"size": 1, "mode": "b"}, "extra": {}});
+        // someone scaled it and added a field of their own
+        let current = json!({"spec": {"size": 5, "mode": "a", "old": true, "theirs": 1},
+                             "status": {"ok": true}});
+        let patch = three_way_merge_patch(&original, &modified, &current);
+        assert_eq!(
+            patch,
+            json!({"spec": {"size": 1, "mode": "b", "old": null}, "extra": {}}),
+            "drift on the chart's fields reverted, the chart's deletion sent, foreign fields left"
+        );
+        // Helm 3's two-way patch leaves the drift alone
+        assert_eq!(
+            merge_patch(&original, &modified),
+            json!({"spec": {"mode": "b", "old": null}, "extra": {}})
+        );
+        // deletions come from the original alone (as apimachinery's), changes from the live
+        // object: once it matches, only the deletion is left
+        let live = json!({"spec": {"size": 1, "mode": "b", "theirs": 1}, "extra": {}});
+        assert_eq!(
+            three_way_merge_patch(&original, &modified, &live),
+            json!({"spec": {"old": null}})
+        );
+        assert!(is_empty(&three_way_merge_patch(
+            &modified, &modified, &live
+        )));
     }
 }

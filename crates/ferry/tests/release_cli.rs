@@ -1012,3 +1012,69 @@ async fn uninstall_deletes_in_helms_uninstall_order() {
     assert!(e.sim.get("", "services", "default", "s").is_none());
     e.sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_side_adoption_patches_from_the_chart_and_merges_custom_resources_three_way() {
+    use serde_json::json;
+    let e = env().await;
+    e.sim
+        .create(
+            json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+            "metadata": {"name": "widgets.example.com"},
+            "spec": {"group": "example.com", "scope": "Namespaced",
+                     "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
+                     "versions": [{"name": "v1", "served": true, "storage": true,
+                                   "schema": {"openAPIV3Schema": {"type": "object",
+                                              "x-kubernetes-preserve-unknown-fields": true}}}]}}),
+        )
+        .unwrap();
+    // objects made by hand: a foreign label and value on each
+    e.sim
+        .create(json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "adopt", "namespace": "default", "labels": {"team": "ops"}},
+            "data": {"k": "old", "theirs": "1"}}))
+        .unwrap();
+    e.sim
+        .create(json!({"apiVersion": "example.com/v1", "kind": "Widget",
+            "metadata": {"name": "w", "namespace": "default"},
+            "spec": {"size": 5, "color": "red"}}))
+        .unwrap();
+    let chart = e.chart(
+        "adopt",
+        &[
+            ("Chart.yaml", "apiVersion: v2\nname: adopt\nversion: 0.1.0\n"),
+            (
+                "templates/objs.yaml",
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: adopt\ndata:\n  k: new\n---\napiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\nspec:\n  size: 1\n",
+            ),
+        ],
+    );
+    let (ok, _, err) = e
+        .ferry(&[
+            "install",
+            "a",
+            &chart,
+            "-n",
+            "default",
+            "--server-side=false",
+            "--take-ownership",
+        ])
+        .await;
+    assert!(ok, "{err}");
+    let cm = e.sim.get("", "configmaps", "default", "adopt").unwrap();
+    assert_eq!(cm["data"], json!({"k": "new", "theirs": "1"}), "{cm}");
+    assert_eq!(cm["metadata"]["labels"]["team"], "ops", "not deleted: {cm}");
+    assert_eq!(
+        cm["metadata"]["annotations"]["meta.helm.sh/release-name"],
+        "a"
+    );
+    // the custom resource: the chart's fields and Helm's ownership set (Helm 3's two-way
+    // patch from the chart's object to itself would send nothing), the rest left alone
+    let w = e.sim.get("example.com", "widgets", "default", "w").unwrap();
+    assert_eq!(w["spec"], json!({"size": 1, "color": "red"}), "{w}");
+    assert_eq!(
+        w["metadata"]["annotations"]["meta.helm.sh/release-name"], "a",
+        "{w}"
+    );
+    e.sim.shutdown().await;
+}

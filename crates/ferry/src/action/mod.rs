@@ -198,6 +198,14 @@ impl UpgradeRequest {
     }
 }
 
+/// Helm 3's client-side apply: the objects of the previous release (the originals of the
+/// three-way patches) and whether custom resources get Helm 4's three-way JSON merge patch.
+#[derive(Clone, Copy)]
+struct ClientSide<'a> {
+    originals: &'a [Obj],
+    three_way_custom: bool,
+}
+
 /// `--dry-run` of install and upgrade.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum DryRun {
@@ -506,7 +514,7 @@ impl Client {
         &self,
         objs: &[Obj],
         force: bool,
-        csa: Option<&[Obj]>,
+        csa: Option<ClientSide<'_>>,
         replace: bool,
     ) -> Result<Vec<Obj>, Error> {
         use futures::StreamExt;
@@ -542,18 +550,26 @@ impl Client {
                             self.cluster.replace(o, &live, &self.field_manager).await?;
                             "replaced"
                         }
-                        (Some(originals), Some(live)) => {
-                            // the previous release's object, or the live one for an object
-                            // the release did not have (Helm 4)
+                        (Some(cs), Some(live)) => {
+                            // the previous release's object; for an object the release did
+                            // not have (adopted), the chart's own, as Helm's
+                            // existingResourceConflict passes the target as the original
                             let key = o.key();
-                            let original = originals
+                            let original = cs
+                                .originals
                                 .iter()
                                 .find(|x| x.key() == key)
                                 .map(|x| x.body.clone())
-                                .unwrap_or_else(|| live.clone());
+                                .unwrap_or_else(|| o.body.clone());
                             if self
                                 .cluster
-                                .patch_client_side(o, &original, &live, &self.field_manager)
+                                .patch_client_side(
+                                    o,
+                                    &original,
+                                    &live,
+                                    &self.field_manager,
+                                    cs.three_way_custom,
+                                )
                                 .await?
                             {
                                 "configured"
@@ -1022,7 +1038,12 @@ impl Client {
                 .apply_all(
                     &targets,
                     req.force_conflicts,
-                    (!server_side).then_some(&old_objs[..]),
+                    (!server_side).then_some(ClientSide {
+                        originals: &old_objs,
+                        // Helm 4: a three-way JSON merge for custom resources when an
+                        // install takes objects over (upgrades keep Helm 3's two-way patch)
+                        three_way_custom: req.take_ownership && is_install,
+                    }),
                     req.force_replace,
                 )
                 .await;
@@ -1269,7 +1290,10 @@ impl Client {
             self.apply_all(
                 &targets,
                 true,
-                (!server_side).then_some(&current[..]),
+                (!server_side).then_some(ClientSide {
+                    originals: &current,
+                    three_way_custom: false,
+                }),
                 req.force_replace,
             )
             .await?;
