@@ -284,8 +284,8 @@ impl Cluster {
     /// Helm 3's client-side update of a live object: a three-way strategic merge patch
     /// (`original` = the previous release's object) for built-in kinds, a two-way JSON merge
     /// patch for custom resources (`three_way_custom`: Helm 4's three-way JSON merge patch,
-    /// which it uses under `--take-ownership`); nothing is sent when there is nothing to
-    /// change. Returns whether a patch was sent.
+    /// which it sends when an install takes objects over with `--take-ownership`); nothing is
+    /// sent when there is nothing to change. Returns whether a patch was sent.
     pub async fn patch_client_side(
         &self,
         o: &Obj,

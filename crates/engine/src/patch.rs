@@ -133,8 +133,8 @@ pub fn merge_patch(original: &Value, modified: &Value) -> Value {
     }
 }
 
-/// apimachinery's `CreateThreeWayJSONMergePatch` (Helm 4's patch for custom resources under
-/// `--take-ownership`): additions and changes from `current` (the live object) to `modified`,
+/// apimachinery's `CreateThreeWayJSONMergePatch` (Helm 4's patch for custom resources an
+/// install takes over with `--take-ownership`): additions and changes from `current` (the live object) to `modified`,
 /// deletions from `original` to `modified`; so drift on fields the chart sets is reverted and
 /// fields the chart never had are left alone.
 pub fn three_way_merge_patch(original: &Value, modified: &Value, current: &Value) -> Value {

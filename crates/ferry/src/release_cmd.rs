@@ -625,6 +625,7 @@ pub fn install(a: &ClusterInstallArgs, out: &mut String) -> anyhow::Result<()> {
         .options()
         .merge(&mut |p| crate::read_input(p))?;
     let ns = a.base.render.namespace.clone();
+    let wait = wait_mode(&a.op.wait)?;
     let rt = runtime()?;
     rt.block_on(async {
         let (client, task) = operation_client(&a.op, &ns).await?;
@@ -633,8 +634,8 @@ pub fn install(a: &ClusterInstallArgs, out: &mut String) -> anyhow::Result<()> {
             install_only: true,
             values: user,
             atomic: a.atomic,
-            wait: wait_mode(&a.op.wait)?.objects || a.atomic,
-            legacy_wait: wait_mode(&a.op.wait)?.legacy,
+            wait: wait.objects || a.atomic,
+            legacy_wait: wait.legacy,
             wait_for_jobs: a.op.wait_for_jobs,
             timeout: a.op.timeout,
             create_namespace: a.create_namespace,
@@ -667,6 +668,7 @@ pub fn upgrade(a: &UpgradeArgs, out: &mut String) -> anyhow::Result<()> {
         .options()
         .merge(&mut |p| crate::read_input(p))?;
     let ns = a.render.namespace.clone();
+    let wait = wait_mode(&a.op.wait)?;
     let rt = runtime()?;
     rt.block_on(async {
         let (client, task) = operation_client(&a.op, &ns).await?;
@@ -681,8 +683,8 @@ pub fn upgrade(a: &UpgradeArgs, out: &mut String) -> anyhow::Result<()> {
             install: a.install,
             values: user,
             atomic: a.atomic,
-            wait: wait_mode(&a.op.wait)?.objects || a.atomic,
-            legacy_wait: wait_mode(&a.op.wait)?.legacy,
+            wait: wait.objects || a.atomic,
+            legacy_wait: wait.legacy,
             wait_for_jobs: a.op.wait_for_jobs,
             timeout: a.op.timeout,
             create_namespace: a.create_namespace,
@@ -720,6 +722,7 @@ pub fn upgrade(a: &UpgradeArgs, out: &mut String) -> anyhow::Result<()> {
 /// `ferry rollback NAME [REVISION]`.
 pub fn rollback(a: &RollbackArgs, out: &mut String) -> anyhow::Result<()> {
     let ns = namespace(&a.namespace);
+    let wait = wait_mode(&a.op.wait)?;
     runtime()?.block_on(async {
         let (client, task) = operation_client(&a.op, &ns).await?;
         let res = client
@@ -727,8 +730,8 @@ pub fn rollback(a: &RollbackArgs, out: &mut String) -> anyhow::Result<()> {
                 name: a.name.clone(),
                 namespace: ns.clone(),
                 revision: a.revision.unwrap_or(0),
-                wait: wait_mode(&a.op.wait)?.objects,
-                legacy_wait: wait_mode(&a.op.wait)?.legacy,
+                wait: wait.objects,
+                legacy_wait: wait.legacy,
                 wait_for_jobs: a.op.wait_for_jobs,
                 timeout: a.op.timeout,
                 no_hooks: a.no_hooks,
@@ -800,6 +803,7 @@ pub fn test(a: &TestArgs, out: &mut String) -> anyhow::Result<()> {
 /// `ferry uninstall NAME...`.
 pub fn uninstall(a: &UninstallArgs, out: &mut String) -> anyhow::Result<()> {
     let ns = namespace(&a.namespace);
+    let wait = wait_mode(&a.op.wait)?;
     runtime()?.block_on(async {
         let (client, task) = operation_client(&a.op, &ns).await?;
         let mut result = Ok(());
@@ -809,7 +813,7 @@ pub fn uninstall(a: &UninstallArgs, out: &mut String) -> anyhow::Result<()> {
                     name: name.clone(),
                     namespace: ns.clone(),
                     keep_history: a.keep_history,
-                    wait: wait_mode(&a.op.wait)?.objects,
+                    wait: wait.objects,
                     timeout: a.op.timeout,
                     no_hooks: a.no_hooks,
                 })
