@@ -27,10 +27,22 @@ pub struct File {
     content: Content,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 enum Content {
     Text(Arc<str>),
-    Binary(Arc<[u8]>),
+    /// Not UTF-8: the bytes, and their lossy text once something asked for it (each render
+    /// puts every file in `.Files`), shared by clones.
+    Binary(Arc<[u8]>, Arc<std::sync::OnceLock<Arc<str>>>),
+}
+
+impl PartialEq for Content {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Content::Text(a), Content::Text(b)) => a == b,
+            (Content::Binary(a, _), Content::Binary(b, _)) => a == b,
+            _ => false,
+        }
+    }
 }
 
 impl File {
@@ -38,7 +50,7 @@ impl File {
     pub fn new(name: impl Into<String>, data: impl Into<Vec<u8>>) -> File {
         let content = match String::from_utf8(data.into()) {
             Ok(text) => Content::Text(text.into()),
-            Err(e) => Content::Binary(e.into_bytes().into()),
+            Err(e) => Content::Binary(e.into_bytes().into(), Default::default()),
         };
         File {
             name: name.into(),
@@ -58,7 +70,7 @@ impl File {
     pub fn data(&self) -> &[u8] {
         match &self.content {
             Content::Text(t) => t.as_bytes(),
-            Content::Binary(b) => b,
+            Content::Binary(b, _) => b,
         }
     }
 
@@ -66,7 +78,7 @@ impl File {
     pub fn text(&self) -> std::borrow::Cow<'_, str> {
         match &self.content {
             Content::Text(t) => std::borrow::Cow::Borrowed(t),
-            Content::Binary(b) => String::from_utf8_lossy(b),
+            Content::Binary(b, _) => String::from_utf8_lossy(b),
         }
     }
 
@@ -75,7 +87,9 @@ impl File {
     pub fn shared_text(&self) -> Arc<str> {
         match &self.content {
             Content::Text(t) => t.clone(),
-            Content::Binary(b) => String::from_utf8_lossy(b).into(),
+            Content::Binary(b, text) => text
+                .get_or_init(|| String::from_utf8_lossy(b).into())
+                .clone(),
         }
     }
 }

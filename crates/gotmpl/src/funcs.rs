@@ -1,7 +1,7 @@
 //! Template functions: the registry ([`Funcs`]), Go's call convention
 //! ([`Function`] with a [`Signature`]), and the builtins.
 
-use std::collections::HashMap;
+use crate::FastMap;
 use std::fmt;
 use std::sync::Arc;
 
@@ -178,7 +178,7 @@ impl Function {
 /// stay keywords.
 #[derive(Clone, Default)]
 pub struct Funcs {
-    map: Arc<HashMap<Arc<str>, Function>>,
+    map: Arc<FastMap<Arc<str>, Function>>,
 }
 
 impl fmt::Debug for Funcs {
@@ -234,9 +234,9 @@ impl Funcs {
 fn builtin(name: &str) -> Option<Function> {
     use Builtin::*;
     use Type::{Interface as I, Reflect as R};
-    static TABLE: std::sync::OnceLock<HashMap<&'static str, Function>> = std::sync::OnceLock::new();
+    static TABLE: std::sync::OnceLock<FastMap<&'static str, Function>> = std::sync::OnceLock::new();
     let t = TABLE.get_or_init(|| {
-        let mut m = HashMap::new();
+        let mut m = FastMap::default();
         let mut put = |n: &'static str, b: Builtin, s: Signature| {
             m.insert(n, Function::builtin(b, s));
         };

@@ -43,12 +43,14 @@ pub(crate) enum ItemType {
 
 /// A token: its type and where its text is in the source. An `ItemType::Error` item is the
 /// last one; its message is [`Lexed::error`].
+/// 16 bytes: a template holds hundreds of thousands of them. The lexer refuses texts of
+/// 4 GiB or more, so offsets and lines fit in `u32`.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Item {
     pub typ: ItemType,
-    pub pos: usize,
-    pub end: usize,
-    pub line: usize,
+    start: u32,
+    end: u32,
+    line: u32,
 }
 
 /// What the lexer produced: the tokens, and the message of the error that stopped it.
@@ -59,7 +61,21 @@ pub(crate) struct Lexed {
 
 impl Item {
     pub fn val<'s>(&self, src: &'s str) -> &'s str {
-        &src[self.pos..self.end]
+        &src[self.start as usize..self.end as usize]
+    }
+
+    /// Byte offset of the token in the source.
+    pub fn pos(&self) -> usize {
+        self.start as usize
+    }
+
+    /// 1-based line the token starts on: counted when asked (only errors ask), except for
+    /// the error item, whose line the lexer recorded.
+    pub fn line(&self, src: &str) -> usize {
+        if self.line != 0 {
+            return self.line as usize;
+        }
+        1 + count_newlines(&src.as_bytes()[..self.start as usize])
     }
 
     /// Go's `item.String()`.
@@ -96,7 +112,10 @@ fn is_space(c: char) -> bool {
 }
 
 pub(crate) fn is_alphanumeric(c: char) -> bool {
-    c == '_' || c.is_alphabetic() || c.is_ascii_digit() || (!c.is_ascii() && c.is_numeric())
+    if c.is_ascii() {
+        return c == '_' || c.is_ascii_alphanumeric();
+    }
+    c.is_alphabetic() || c.is_numeric()
 }
 
 fn has_left_trim_marker(s: &str) -> bool {
@@ -161,11 +180,21 @@ struct Lexer<'s> {
     items: Vec<Item>,
     error: String,
     opts: LexOptions,
-    line_cache: (usize, usize),
 }
 
 /// Lexes the whole input. The item list ends with `Eof` or `Error`.
 pub(crate) fn lex(input: &str, opts: LexOptions) -> Lexed {
+    if u32::try_from(input.len()).is_err() {
+        return Lexed {
+            items: vec![Item {
+                typ: ItemType::Error,
+                start: 0,
+                end: 0,
+                line: 1,
+            }],
+            error: "template text is 4 GiB or more".into(),
+        };
+    }
     let mut l = Lexer {
         input,
         pos: 0,
@@ -175,7 +204,6 @@ pub(crate) fn lex(input: &str, opts: LexOptions) -> Lexed {
         items: Vec::new(),
         error: String::new(),
         opts,
-        line_cache: (0, 1),
     };
     let mut state = Some(State::Text);
     while let Some(s) = state {
@@ -188,28 +216,19 @@ pub(crate) fn lex(input: &str, opts: LexOptions) -> Lexed {
 }
 
 impl<'s> Lexer<'s> {
-    fn line_at(&mut self, pos: usize) -> usize {
-        let (cpos, cline) = self.line_cache;
-        let line = if pos >= cpos {
-            cline
-                + self.input.as_bytes()[cpos..pos]
-                    .iter()
-                    .filter(|b| **b == b'\n')
-                    .count()
-        } else {
-            1 + self.input.as_bytes()[..pos]
-                .iter()
-                .filter(|b| **b == b'\n')
-                .count()
-        };
-        self.line_cache = (pos, line);
-        line
+    fn line_at(&self, pos: usize) -> usize {
+        1 + count_newlines(&self.input.as_bytes()[..pos])
     }
 
     fn next(&mut self) -> Option<char> {
-        if self.pos >= self.input.len() {
+        let Some(&b) = self.input.as_bytes().get(self.pos) else {
             self.width = 0;
             return None;
+        };
+        if b.is_ascii() {
+            self.width = 1;
+            self.pos += 1;
+            return Some(b as char);
         }
         let c = self.input[self.pos..].chars().next()?;
         self.width = c.len_utf8();
@@ -218,7 +237,10 @@ impl<'s> Lexer<'s> {
     }
 
     fn peek(&mut self) -> Option<char> {
-        self.input[self.pos..].chars().next()
+        match self.input.as_bytes().get(self.pos) {
+            Some(&b) if b.is_ascii() => Some(b as char),
+            _ => self.input[self.pos..].chars().next(),
+        }
     }
 
     fn backup(&mut self) {
@@ -227,12 +249,12 @@ impl<'s> Lexer<'s> {
     }
 
     fn emit(&mut self, typ: ItemType) {
-        let line = self.line_at(self.start);
+        // `lex` refused texts whose offsets don't fit
         self.items.push(Item {
             typ,
-            pos: self.start,
-            end: self.pos,
-            line,
+            start: self.start as u32,
+            end: self.pos as u32,
+            line: 0,
         });
         self.start = self.pos;
     }
@@ -260,9 +282,9 @@ impl<'s> Lexer<'s> {
         let line = self.line_at(self.pos);
         self.items.push(Item {
             typ: ItemType::Error,
-            pos: self.start,
-            end: self.start,
-            line,
+            start: self.start as u32,
+            end: self.start as u32,
+            line: line as u32,
         });
         self.error = msg;
         None
@@ -314,7 +336,7 @@ impl<'s> Lexer<'s> {
 
     fn lex_text(&mut self) -> Option<State> {
         self.width = 0;
-        if let Some(x) = self.input[self.pos..].find(LEFT_DELIM) {
+        if let Some(x) = find_pair(&self.input.as_bytes()[self.pos..], b'{') {
             if x > 0 {
                 self.pos += x;
                 let mut trim = 0;
@@ -357,7 +379,9 @@ impl<'s> Lexer<'s> {
 
     fn lex_comment(&mut self) -> Option<State> {
         self.pos += LEFT_COMMENT.len();
-        let Some(x) = self.input[self.pos..].find(RIGHT_COMMENT) else {
+        let Some(x) =
+            memchr::memmem::find(&self.input.as_bytes()[self.pos..], RIGHT_COMMENT.as_bytes())
+        else {
             return self.errorf("unclosed comment".into());
         };
         self.pos += x + RIGHT_COMMENT.len();
@@ -602,6 +626,9 @@ impl<'s> Lexer<'s> {
 
     fn lex_quote(&mut self) -> Option<State> {
         loop {
+            // the bytes up to the next backslash, quote or newline are plain
+            let rest = &self.input.as_bytes()[self.pos..];
+            self.pos += memchr::memchr3(b'\\', b'"', b'\n', rest).unwrap_or(rest.len());
             match self.next() {
                 Some('\\') => match self.next() {
                     Some('\n') | None => {
@@ -619,16 +646,38 @@ impl<'s> Lexer<'s> {
     }
 
     fn lex_raw_quote(&mut self) -> Option<State> {
-        loop {
-            match self.next() {
-                None => return self.errorf("unterminated raw quoted string".into()),
-                Some('`') => break,
-                _ => {}
+        let rest = &self.input.as_bytes()[self.pos..];
+        match memchr::memchr(b'`', rest) {
+            Some(x) => self.pos += x + 1,
+            None => {
+                self.pos = self.input.len();
+                return self.errorf("unterminated raw quoted string".into());
             }
         }
         self.emit(ItemType::RawString);
         Some(State::InsideAction)
     }
+}
+
+/// Where `cc` (`{{`) first occurs in `b`.
+fn find_pair(b: &[u8], c: u8) -> Option<usize> {
+    let mut from = 0;
+    while let Some(i) = memchr::memchr(c, &b[from..]) {
+        let at = from + i;
+        match b.get(at + 1) {
+            Some(&n) if n == c => return Some(at),
+            Some(_) => from = at + 2,
+            None => return None,
+        }
+    }
+    None
+}
+
+fn count_newlines(b: &[u8]) -> usize {
+    // byte sums over short chunks: the compiler turns this into vector compares
+    b.chunks(128)
+        .map(|c| c.iter().map(|&x| u8::from(x == b'\n')).sum::<u8>() as usize)
+        .sum()
 }
 
 /// Go's `%#U`: `U+0041 'A'`.
@@ -643,5 +692,37 @@ pub(crate) fn sharp_u(c: char) -> String {
 impl fmt::Display for ItemType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{self:?}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delimiter_search() {
+        assert_eq!(find_pair(b"ab{c{{d", b'{'), Some(4));
+        assert_eq!(find_pair(b"{x{", b'{'), None);
+        assert_eq!(find_pair(b"{{", b'{'), Some(0));
+        assert_eq!(find_pair(b"", b'{'), None);
+    }
+
+    #[test]
+    fn lines_are_counted_on_demand() {
+        let src = "a\n{{x}}\n\n{{ y }}";
+        let lexed = lex(
+            src,
+            LexOptions {
+                break_ok: true,
+                continue_ok: true,
+            },
+        );
+        let lines: Vec<_> = lexed
+            .items
+            .iter()
+            .filter(|i| i.typ == ItemType::Identifier)
+            .map(|i| (i.val(src), i.line(src)))
+            .collect();
+        assert_eq!(lines, [("x", 2), ("y", 4)]);
     }
 }

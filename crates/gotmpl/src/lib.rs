@@ -51,6 +51,10 @@ mod strconv;
 mod template;
 mod value;
 
+/// The hash map of names (templates, functions, interned strings): a fast fixed-seed hash,
+/// as the keys come from the chart author, not from an attacker of the process.
+pub(crate) type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::FixedState>;
+
 pub use error::{Error, ExecError, FuncError, ParseError, Span};
 pub use exec::Ctx;
 pub use funcs::{Funcs, Function, NativeFn, Signature, html_escape, js_escape, query_escape};

@@ -1,10 +1,10 @@
 //! The parser: Go's `text/template/parse` grammar and error messages, and
 //! the parse tree the executor walks.
 
-use std::collections::HashMap;
 use std::fmt::{self, Write as _};
 use std::sync::Arc;
 
+use crate::FastMap;
 use crate::error::{Error, ParseError};
 use crate::lex::{Item, ItemType, LexOptions, lex};
 use crate::strconv;
@@ -103,9 +103,13 @@ pub(crate) enum Arg {
     Dot(usize),
     Nil(usize),
     Number(Box<NumberNode>),
+    /// A string constant. `quoted` is its source form (Go's `StringNode.Quoted`) when that
+    /// differs from `"value"` / `` `value` `` (`raw`), which is the common case and not stored.
     String {
-        pos: usize,
-        quoted: Arc<str>,
+        /// (`u32` keeps `Arg` at 48 bytes; the lexer refuses texts whose offsets don't fit)
+        pos: u32,
+        quoted: Option<Box<str>>,
+        raw: bool,
         value: Value,
     },
     Field {
@@ -130,10 +134,8 @@ impl Arg {
         match self {
             Arg::Bool(p, _) | Arg::Dot(p) | Arg::Nil(p) => *p,
             Arg::Number(n) => n.pos,
-            Arg::String { pos, .. }
-            | Arg::Field { pos, .. }
-            | Arg::Identifier { pos, .. }
-            | Arg::Chain { pos, .. } => *pos,
+            Arg::String { pos, .. } => *pos as usize,
+            Arg::Field { pos, .. } | Arg::Identifier { pos, .. } | Arg::Chain { pos, .. } => *pos,
             Arg::Variable(v) => v.pos,
             Arg::Pipe(p) => p.pos,
         }
@@ -161,7 +163,13 @@ impl fmt::Display for Arg {
             Arg::Dot(_) => f.write_str("."),
             Arg::Nil(_) => f.write_str("nil"),
             Arg::Number(n) => f.write_str(&n.text),
-            Arg::String { quoted, .. } => f.write_str(quoted),
+            Arg::String {
+                quoted: Some(q), ..
+            } => f.write_str(q),
+            Arg::String { raw, value, .. } => {
+                let q = if *raw { '`' } else { '"' };
+                write!(f, "{q}{}{q}", value.as_str().unwrap_or_default())
+            }
             Arg::Field { ident, .. } => {
                 for id in ident {
                     write!(f, ".{id}")?;
@@ -309,38 +317,15 @@ struct Parser<'a> {
     /// The message of the lexer's error item, if lexing stopped at one.
     lex_error: String,
     /// One shared copy of each identifier and string the template repeats.
-    interned: HashMap<&'a str, Arc<str>, Fnv>,
+    interned: FastMap<&'a str, Arc<str>>,
     vars: Vec<Arc<str>>,
-    action_line: usize,
+    /// Where the action being parsed started (its line is worked out only for an error).
+    action_start: Option<Item>,
     range_depth: usize,
     depth: usize,
     stack_base: usize,
     max_stack: usize,
-    tree_set: HashMap<Arc<str>, Arc<Tree>>,
-}
-
-/// FNV-1a: the intern table hashes many short identifiers, where SipHash's set-up dominates.
-#[derive(Default, Clone, Copy)]
-struct Fnv;
-
-struct FnvHasher(u64);
-
-impl std::hash::BuildHasher for Fnv {
-    type Hasher = FnvHasher;
-    fn build_hasher(&self) -> FnvHasher {
-        FnvHasher(0xcbf2_9ce4_8422_2325)
-    }
-}
-
-impl std::hash::Hasher for FnvHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
-        }
-    }
+    tree_set: FastMap<Arc<str>, Arc<Tree>>,
 }
 
 fn stack_addr() -> usize {
@@ -357,7 +342,7 @@ pub(crate) fn parse(
     shared: Arc<str>,
     has_func: &dyn Fn(&str) -> bool,
     max_stack: usize,
-) -> PResult<HashMap<Arc<str>, Arc<Tree>>> {
+) -> PResult<FastMap<Arc<str>, Arc<Tree>>> {
     let text: &str = &shared;
     let lexed = lex(
         text,
@@ -371,19 +356,19 @@ pub(crate) fn parse(
         src: text,
         items: lexed.items,
         lex_error: lexed.error,
-        interned: HashMap::default(),
+        interned: FastMap::default(),
         idx: 0,
         hi: 0,
         parse_name: name.clone(),
         text: shared.clone(),
         has_func,
         vars: vec!["$".into()],
-        action_line: 0,
+        action_start: None,
         range_depth: 0,
         depth: 0,
         stack_base: stack_addr(),
         max_stack,
-        tree_set: HashMap::new(),
+        tree_set: FastMap::default(),
     };
     let root = p.parse_top()?;
     let tree = Tree {
@@ -408,6 +393,10 @@ impl<'a> Parser<'a> {
 
     /// `s` as a shared string, allocated once per distinct text in this template.
     fn intern(&mut self, s: &'a str) -> Arc<str> {
+        // long strings (embedded scripts, dashboards) rarely repeat: not worth hashing
+        if s.len() > 64 {
+            return s.into();
+        }
         self.interned.entry(s).or_insert_with(|| s.into()).clone()
     }
 
@@ -440,7 +429,7 @@ impl<'a> Parser<'a> {
         let line = self
             .items
             .get(self.hi.saturating_sub(1))
-            .map(|t| t.line)
+            .map(|t| t.line(self.src))
             .unwrap_or(1);
         Error::Parse(Box::new(ParseError {
             name: self.parse_name.to_string(),
@@ -453,11 +442,9 @@ impl<'a> Parser<'a> {
         if token.typ == ItemType::Error {
             let val = self.lex_error.as_str();
             let mut extra = String::new();
-            if self.action_line != 0 && self.action_line != token.line {
-                extra = format!(
-                    " in action started at {}:{}",
-                    self.parse_name, self.action_line
-                );
+            let action_line = self.action_start.map_or(0, |t| t.line(self.src));
+            if action_line != 0 && action_line != token.line(self.src) {
+                extra = format!(" in action started at {}:{}", self.parse_name, action_line);
                 if val.ends_with(" action") {
                     extra = extra[" in action".len()..].to_string();
                 }
@@ -569,9 +556,9 @@ impl<'a> Parser<'a> {
         match t.typ {
             ItemType::Text => Ok(Parsed::Node(Node::Text(t.val(self.src).into()))),
             ItemType::LeftDelim => {
-                self.action_line = t.line;
+                self.action_start = Some(t);
                 let r = self.action();
-                self.action_line = 0;
+                self.action_start = None;
                 r
             }
             _ => Err(self.unexpected(&t, "input")),
@@ -582,8 +569,8 @@ impl<'a> Parser<'a> {
         let t = self.next_non_space();
         match t.typ {
             ItemType::Block => return self.block_control(),
-            ItemType::Break => return self.break_control(t.pos, true),
-            ItemType::Continue => return self.break_control(t.pos, false),
+            ItemType::Break => return self.break_control(t.pos(), true),
+            ItemType::Continue => return self.break_control(t.pos(), false),
             ItemType::Else => return self.else_control(),
             ItemType::End => {
                 self.expect(ItemType::RightDelim, "end")?;
@@ -600,7 +587,10 @@ impl<'a> Parser<'a> {
         self.backup();
         let t = self.peek();
         let pipe = self.pipeline("command", ItemType::RightDelim)?;
-        Ok(Parsed::Node(Node::Action(ActionNode { pos: t.pos, pipe })))
+        Ok(Parsed::Node(Node::Action(ActionNode {
+            pos: t.pos(),
+            pipe,
+        })))
     }
 
     fn break_control(&mut self, pos: usize, is_break: bool) -> PResult<Parsed> {
@@ -719,7 +709,7 @@ impl<'a> Parser<'a> {
         };
         self.add(tree)?;
         Ok(Parsed::Node(Node::Template(Box::new(TemplateNode {
-            pos: t.pos,
+            pos: t.pos(),
             name,
             pipe: Some(pipe),
         }))))
@@ -735,7 +725,7 @@ impl<'a> Parser<'a> {
             pipe = Some(self.pipeline(CONTEXT, ItemType::RightDelim)?);
         }
         Ok(Parsed::Node(Node::Template(Box::new(TemplateNode {
-            pos: t.pos,
+            pos: t.pos(),
             name,
             pipe,
         }))))
@@ -744,7 +734,7 @@ impl<'a> Parser<'a> {
     fn pipeline(&mut self, context: &str, end: ItemType) -> PResult<PipeNode> {
         let t = self.peek_non_space();
         let mut pipe = PipeNode {
-            pos: t.pos,
+            pos: t.pos(),
             is_assign: false,
             decl: Vec::new(),
             cmds: Vec::new(),
@@ -763,7 +753,7 @@ impl<'a> Parser<'a> {
                 self.next_non_space();
                 let name: Arc<str> = v.val(self.src).into();
                 pipe.decl.push(VariableNode {
-                    pos: v.pos,
+                    pos: v.pos(),
                     ident: vec![name.clone()],
                 });
                 self.vars.push(name);
@@ -772,7 +762,7 @@ impl<'a> Parser<'a> {
                 self.next_non_space();
                 let name: Arc<str> = v.val(self.src).into();
                 pipe.decl.push(VariableNode {
-                    pos: v.pos,
+                    pos: v.pos(),
                     ident: vec![name.clone()],
                 });
                 self.vars.push(name);
@@ -839,7 +829,7 @@ impl<'a> Parser<'a> {
     }
 
     fn command(&mut self) -> PResult<CommandNode> {
-        let pos = self.peek_non_space().pos;
+        let pos = self.peek_non_space().pos();
         let mut cmd = CommandNode {
             pos,
             args: Vec::new(),
@@ -872,7 +862,7 @@ impl<'a> Parser<'a> {
         if self.peek().typ != ItemType::Field {
             return Ok(Some(node));
         }
-        let chain_pos = self.peek().pos;
+        let chain_pos = self.peek().pos();
         let mut fields: Vec<Arc<str>> = Vec::new();
         while self.peek().typ == ItemType::Field {
             let t = self.next();
@@ -923,12 +913,12 @@ impl<'a> Parser<'a> {
                     );
                 }
                 Arg::Identifier {
-                    pos: t.pos,
+                    pos: t.pos(),
                     name: self.intern(val),
                 }
             }
-            ItemType::Dot => Arg::Dot(t.pos),
-            ItemType::Nil => Arg::Nil(t.pos),
+            ItemType::Dot => Arg::Dot(t.pos()),
+            ItemType::Nil => Arg::Nil(t.pos()),
             ItemType::Variable => {
                 let name = val.split('.').next().unwrap_or(val);
                 if !self.vars.iter().any(|v| &**v == name) {
@@ -937,17 +927,17 @@ impl<'a> Parser<'a> {
                     );
                 }
                 Arg::Variable(VariableNode {
-                    pos: t.pos,
+                    pos: t.pos(),
                     ident: vec![self.intern(val)],
                 })
             }
             ItemType::Field => Arg::Field {
-                pos: t.pos,
+                pos: t.pos(),
                 ident: vec![self.intern(&val[1..])],
             },
-            ItemType::Bool => Arg::Bool(t.pos, val == "true"),
+            ItemType::Bool => Arg::Bool(t.pos(), val == "true"),
             ItemType::CharConstant | ItemType::Complex | ItemType::Number => {
-                let n = new_number(t.pos, val, t.typ).map_err(|e| self.errorf(e))?;
+                let n = new_number(t.pos(), val, t.typ).map_err(|e| self.errorf(e))?;
                 Arg::Number(Box::new(n))
             }
             ItemType::LeftParen => {
@@ -960,16 +950,26 @@ impl<'a> Parser<'a> {
                 Arg::Pipe(Box::new(r?))
             }
             ItemType::String | ItemType::RawString => {
-                let s = strconv::unquote(val).ok_or_else(|| self.errorf("invalid syntax"))?;
-                let value = if s.len() == val.len() - 2 && val[1..val.len() - 1] == *s {
-                    self.intern(&val[1..val.len() - 1])
+                let raw = t.typ == ItemType::RawString;
+                let inner = &val[1..val.len() - 1];
+                // the lexer ends a quoted string at its first unescaped quote or newline: without
+                // a backslash (a `\r` for raw strings) the value is the text between the quotes
+                let escape = if raw { b'\r' } else { b'\\' };
+                if memchr::memchr(escape, inner.as_bytes()).is_none() {
+                    Arg::String {
+                        pos: t.pos() as u32,
+                        quoted: None,
+                        raw,
+                        value: Value::String(self.intern(inner)),
+                    }
                 } else {
-                    s.into()
-                };
-                Arg::String {
-                    pos: t.pos,
-                    quoted: self.intern(val),
-                    value: Value::String(value),
+                    let s = strconv::unquote(val).ok_or_else(|| self.errorf("invalid syntax"))?;
+                    Arg::String {
+                        pos: t.pos() as u32,
+                        quoted: Some(val.into()),
+                        raw,
+                        value: Value::String(s.into()),
+                    }
                 }
             }
             _ => {
@@ -1097,4 +1097,44 @@ fn parse_complex(text: &str) -> Option<(f64, f64)> {
     let re = strconv::parse_float(&body[..i])?;
     let im = strconv::parse_float(&body[i..])?;
     Some((re, im))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nodes_stay_small() {
+        // a big chart's parse tree is hundreds of thousands of these
+        assert!(size_of::<Arg>() <= 48, "Arg is {} bytes", size_of::<Arg>());
+        assert!(
+            size_of::<Item>() <= 16,
+            "Item is {} bytes",
+            size_of::<Item>()
+        );
+    }
+
+    #[test]
+    fn string_constants_print_as_written() {
+        let t = parse(
+            "t",
+            r#"{{print "a\tb" `c` "d" `e\f`}}"#.into(),
+            &|_| true,
+            1 << 20,
+        )
+        .expect("parses");
+        let tree = &t[&Arc::from("t")];
+        let Node::Action(a) = &tree.root.nodes[0] else {
+            panic!("an action")
+        };
+        assert_eq!(a.pipe.to_string(), r#"print "a\tb" `c` "d" `e\f`"#);
+        let vals: Vec<_> = a.pipe.cmds[0].args[1..]
+            .iter()
+            .map(|a| match a {
+                Arg::String { value, .. } => value.as_str().unwrap_or_default().to_string(),
+                _ => panic!("a string"),
+            })
+            .collect();
+        assert_eq!(vals, ["a\tb", "c", "d", "e\\f"]);
+    }
 }

@@ -1,8 +1,8 @@
 //! A set of named templates sharing functions and options (Go's
 //! `*template.Template` with its associated templates).
 
+use crate::FastMap;
 use std::any::Any;
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::error::Error;
@@ -11,7 +11,7 @@ use crate::funcs::Funcs;
 use crate::parse::{self, Tree};
 use crate::value::Value;
 
-type ParsedSet = Result<HashMap<Arc<str>, Arc<Tree>>, Error>;
+type ParsedSet = Result<FastMap<Arc<str>, Arc<Tree>>, Error>;
 
 /// What a field access on a map does when the key is missing
 /// (Go's `Option("missingkey=…")`).
@@ -74,7 +74,7 @@ impl Default for Limits {
 pub struct Templates {
     name: Arc<str>,
     funcs: Funcs,
-    trees: Arc<HashMap<Arc<str>, Arc<Tree>>>,
+    trees: Arc<FastMap<Arc<str>, Arc<Tree>>>,
     missing_key: MissingKey,
     limits: Limits,
 }
@@ -91,7 +91,7 @@ impl Templates {
         Templates {
             name: "".into(),
             funcs,
-            trees: Arc::new(HashMap::new()),
+            trees: Arc::new(FastMap::default()),
             missing_key: MissingKey::default(),
             limits: Limits::default(),
         }
@@ -223,7 +223,7 @@ impl Templates {
         Ok(())
     }
 
-    fn add_parsed(&mut self, name: &str, set: HashMap<Arc<str>, Arc<Tree>>) {
+    fn add_parsed(&mut self, name: &str, set: FastMap<Arc<str>, Arc<Tree>>) {
         if self.name.is_empty() {
             self.name = name.into();
         }

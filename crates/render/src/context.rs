@@ -359,6 +359,13 @@ fn files_type() -> Arc<TypeInfo> {
                 .unwrap_or_default()
                 .to_string()
         };
+        // one file, without copying the others
+        let file = |v: &Value, name: &str| -> Option<Value> {
+            match v {
+                Value::Map(m) => m.get(name),
+                _ => None,
+            }
+        };
         let entries = |v: &Value| -> BTreeMap<String, String> {
             match v {
                 Value::Map(m) => m
@@ -375,9 +382,10 @@ fn files_type() -> Arc<TypeInfo> {
                     "Get",
                     Function::new(Signature::new([Type::String], Type::String), move |_, a| {
                         let name = arg(&a, 1);
-                        Ok(Value::string(
-                            entries(&a[0]).remove(&name).unwrap_or_default(),
-                        ))
+                        Ok(match file(&a[0], &name) {
+                            Some(v @ Value::String(_)) => v,
+                            _ => Value::string(""),
+                        })
                     }),
                 )
                 .with_method(
@@ -386,7 +394,8 @@ fn files_type() -> Arc<TypeInfo> {
                         Signature::new([Type::String], Type::Slice(Box::new(Type::Int))),
                         move |_, a| {
                             let name = arg(&a, 1);
-                            let data = entries(&a[0]).remove(&name).unwrap_or_default();
+                            let data = file(&a[0], &name);
+                            let data = data.as_ref().and_then(Value::as_str).unwrap_or_default();
                             Ok(Value::List(List::typed(
                                 data.bytes().map(|b| Value::Int(b as i64)).collect(),
                                 Type::Int,
@@ -403,11 +412,17 @@ fn files_type() -> Arc<TypeInfo> {
                         ),
                         move |_, a| {
                             let pattern = arg(&a, 1);
-                            let all = entries(&a[0]);
-                            let picked = all
-                                .into_iter()
-                                .filter(|(k, _)| glob_match(&pattern, k))
-                                .collect();
+                            let picked = match &a[0] {
+                                Value::Map(m) => m
+                                    .read()
+                                    .iter()
+                                    .filter(|(k, _)| glob_match(&pattern, k))
+                                    .map(|(k, v)| {
+                                        (k.clone(), v.as_str().unwrap_or_default().to_string())
+                                    })
+                                    .collect(),
+                                _ => BTreeMap::new(),
+                            };
                             Ok(files_from(picked))
                         },
                     ),
@@ -418,10 +433,11 @@ fn files_type() -> Arc<TypeInfo> {
                         Signature::new([Type::String], Type::Slice(Box::new(Type::String))),
                         move |_, a| {
                             let name = arg(&a, 1);
-                            let Some(s) = entries(&a[0]).remove(&name) else {
+                            let Some(s) = file(&a[0], &name) else {
                                 return Ok(Value::List(List::typed(vec![], Type::String)));
                             };
-                            let s = s.strip_suffix('\n').unwrap_or(&s);
+                            let s = s.as_str().unwrap_or_default();
+                            let s = s.strip_suffix('\n').unwrap_or(s);
                             Ok(Value::List(List::typed(
                                 s.split('\n').map(Value::string).collect(),
                                 Type::String,

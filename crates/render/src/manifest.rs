@@ -296,58 +296,113 @@ pub fn sort_manifests(
     files: &BTreeMap<String, String>,
     order: &[&str],
 ) -> Result<(Vec<Hook>, Vec<Manifest>), ManifestError> {
-    let mut hooks = Vec::new();
-    let mut generic = Vec::new();
+    let mut docs = Vec::new();
     for (path, content) in files {
         let base = path.rsplit('/').next().unwrap_or(path);
         if base.starts_with('_') || content.trim().is_empty() {
             continue;
         }
-        for doc in split_manifests(content) {
-            let head = head_of(&doc, path)?;
-            let Some(hook_types) = head.annotations.get("helm.sh/hook").cloned() else {
-                generic.push(Manifest {
-                    name: path.clone(),
-                    content: doc,
-                    head,
-                });
-                continue;
-            };
-            let mut events = Vec::new();
-            let mut unknown = false;
-            for t in hook_types.split(',') {
-                match HookEvent::parse(&t.trim().to_lowercase()) {
-                    Some(e) => events.push(e),
-                    None => {
-                        unknown = true;
-                        break;
-                    }
+        docs.extend(split_manifests(content).into_iter().map(|d| (path, d)));
+    }
+    let heads = heads_of(&docs);
+    let mut hooks = Vec::new();
+    let mut generic = Vec::new();
+    for ((path, doc), head) in docs.into_iter().zip(heads) {
+        let head = head?;
+        let Some(hook_types) = head.annotations.get("helm.sh/hook").cloned() else {
+            generic.push(Manifest {
+                name: path.clone(),
+                content: doc,
+                head,
+            });
+            continue;
+        };
+        let mut events = Vec::new();
+        let mut unknown = false;
+        for t in hook_types.split(',') {
+            match HookEvent::parse(&t.trim().to_lowercase()) {
+                Some(e) => events.push(e),
+                None => {
+                    unknown = true;
+                    break;
                 }
             }
-            if unknown {
-                continue;
-            }
-            hooks.push(Hook {
-                name: head.name.clone(),
-                kind: head.kind.clone(),
-                path: path.clone(),
-                weight: head
-                    .annotations
-                    .get("helm.sh/hook-weight")
-                    .and_then(|w| go_atoi(w))
-                    .unwrap_or(0),
-                delete_policies: split_policies(head.annotations.get("helm.sh/hook-delete-policy")),
-                output_log_policies: split_policies(
-                    head.annotations.get("helm.sh/hook-output-log-policy"),
-                ),
-                manifest: doc,
-                events,
-            });
         }
+        if unknown {
+            continue;
+        }
+        hooks.push(Hook {
+            name: head.name.clone(),
+            kind: head.kind.clone(),
+            path: path.clone(),
+            weight: head
+                .annotations
+                .get("helm.sh/hook-weight")
+                .and_then(|w| go_atoi(w))
+                .unwrap_or(0),
+            delete_policies: split_policies(head.annotations.get("helm.sh/hook-delete-policy")),
+            output_log_policies: split_policies(
+                head.annotations.get("helm.sh/hook-output-log-policy"),
+            ),
+            manifest: doc,
+            events,
+        });
     }
     generic.sort_by(|a, b| by_kind(order, &a.head.kind, &b.head.kind));
     hooks.sort_by(|a, b| by_kind(order, &a.kind, &b.kind));
     Ok((hooks, generic))
+}
+
+/// Every document's head, in order. Reading them is YAML-parsing the whole output, so a
+/// big render shares it among the machine's cores.
+fn heads_of(docs: &[(&String, String)]) -> Vec<Result<Head, ManifestError>> {
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(4)
+        .min(docs.len() / 16);
+    if workers < 2 {
+        return docs.iter().map(|(p, d)| head_of(d, p)).collect();
+    }
+    // the same stack as the main thread's: a deeply nested document parses in either
+    const STACK: usize = 8 << 20;
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let work = || {
+        let mut mine = Vec::new();
+        loop {
+            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let Some((p, d)) = docs.get(i) else {
+                return mine;
+            };
+            mine.push((i, head_of(d, p)));
+        }
+    };
+    let mut out: Vec<Option<Result<Head, ManifestError>>> = Vec::new();
+    out.resize_with(docs.len(), || None);
+    std::thread::scope(|scope| {
+        let helpers: Vec<_> = (1..workers)
+            .filter_map(|_| {
+                std::thread::Builder::new()
+                    .name("ferry-manifest".into())
+                    .stack_size(STACK)
+                    .spawn_scoped(scope, work)
+                    .ok()
+            })
+            .collect();
+        for (i, h) in work() {
+            out[i] = Some(h);
+        }
+        for t in helpers {
+            for (i, h) in t.join().unwrap_or_default() {
+                out[i] = Some(h);
+            }
+        }
+    });
+    docs.iter()
+        .zip(out)
+        // a document no thread reached (a helper panicked) is read here
+        .map(|((p, d), h)| h.unwrap_or_else(|| head_of(d, p)))
+        .collect()
 }
 
 /// Helm's `lessByKind` for a kind order ([`INSTALL_ORDER`], [`UNINSTALL_ORDER`]): known kinds
