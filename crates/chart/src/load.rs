@@ -136,17 +136,29 @@ impl Chart {
 
 /// Loads a chart from a directory or a `.tgz` file.
 pub fn load(path: impl AsRef<Path>) -> Result<Chart> {
+    load_observed(path, &mut |_| {})
+}
+
+/// [`load`], showing `on_file` each file of an archive as soon as it is read (paths relative
+/// to the chart root, as in the archive: `templates/x.yaml`, `charts/sub/templates/y.yaml`),
+/// so a caller can start working on them while the rest decompresses. Files of a directory
+/// chart, and of subchart archives inside the archive, are not shown.
+pub fn load_observed(path: impl AsRef<Path>, on_file: &mut dyn FnMut(&File)) -> Result<Chart> {
     let path = path.as_ref();
     let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
     if meta.is_dir() {
         load_dir(path)
     } else {
-        load_archive_file(path)
+        load_archive_file_observed(path, on_file)
     }
 }
 
 /// Loads a chart archive from disk, checking it is gzip first.
 pub fn load_archive_file(path: &Path) -> Result<Chart> {
+    load_archive_file_observed(path, &mut |_| {})
+}
+
+fn load_archive_file_observed(path: &Path, on_file: &mut dyn FnMut(&File)) -> Result<Chart> {
     let data = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     let name = path.display().to_string();
     if !data.starts_with(&[0x1f, 0x8b]) {
@@ -157,7 +169,8 @@ pub fn load_archive_file(path: &Path) -> Result<Chart> {
         };
         return Err(Error::archive(name, msg));
     }
-    load_archive(&data, &name)
+    let files = archive_files_observed(&data, &name, on_file)?;
+    load_files(files, &name)
 }
 
 /// Loads a chart from the bytes of a `.tgz`; `origin` names it in errors.
@@ -170,6 +183,14 @@ pub fn load_archive(data: &[u8], origin: &str) -> Result<Chart> {
 /// chart folder and is dropped; absolute paths, `..`, links and devices are refused; the
 /// sizes are bounded.
 pub fn archive_files(data: &[u8], origin: &str) -> Result<Vec<File>> {
+    archive_files_observed(data, origin, &mut |_| {})
+}
+
+fn archive_files_observed(
+    data: &[u8],
+    origin: &str,
+    on_file: &mut dyn FnMut(&File),
+) -> Result<Vec<File>> {
     let gz = flate2::read::GzDecoder::new(data);
     let mut tar = tar::Archive::new(gz);
     let entries = tar
@@ -272,7 +293,9 @@ pub fn archive_files(data: &[u8], origin: &str) -> Result<Vec<File>> {
                 ),
             ));
         }
-        files.push(File::new(n, strip_bom(buf)));
+        let file = File::new(n, strip_bom(buf));
+        on_file(&file);
+        files.push(file);
     }
     if files.is_empty() {
         return Err(Error::archive(origin, "no files in chart archive"));

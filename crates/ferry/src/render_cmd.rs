@@ -1,12 +1,13 @@
 //! `ferry template` and `ferry install --dry-run=client`: render without a cluster.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use clap::Args;
 use ferry::chart::{self, Map, Value};
 use ferry::render::{
-    Capabilities, Engine, PostRenderer, ReleaseOptions, RenderError, RenderRequest, Rendered,
-    manifest::HookEvent, render_release_with,
+    Capabilities, Engine, PostRenderer, Preparse, ReleaseOptions, RenderError, RenderRequest,
+    Rendered, manifest::HookEvent, render_release_with,
 };
 
 use crate::ValueFlags;
@@ -108,16 +109,18 @@ fn render(
     release: ReleaseOptions,
     include_crds: bool,
 ) -> anyhow::Result<(Rendered, Map)> {
-    render_with(chart, flags, release, include_crds, false)
+    render_with(chart, flags, release, include_crds, false, None)
 }
 
-/// `exit_after`: the process ends after printing this render (see [`Engine::exit_after`]).
+/// `exit_after`: the process ends after printing this render (see [`Engine::exit_after`]);
+/// `preparsed`: the templates parsed while the chart was read (see [`Engine::preparsed`]).
 fn render_with(
     chart: &chart::Chart,
     flags: &RenderFlags,
     release: ReleaseOptions,
     include_crds: bool,
     exit_after: bool,
+    preparsed: Option<Arc<Preparse>>,
 ) -> anyhow::Result<(Rendered, Map)> {
     let user = flags.values.options().merge(&mut |p| read_input(p))?;
     let req = RenderRequest {
@@ -128,6 +131,7 @@ fn render_with(
         engine: Engine {
             strict: flags.strict,
             exit_after,
+            preparsed,
             ..Engine::default()
         },
         include_crds,
@@ -425,7 +429,9 @@ pub fn template(a: &TemplateArgs, out: &mut String) -> anyhow::Result<()> {
         [name, chart] => (name.clone(), chart.clone()),
         _ => unreachable!("clap checks the count"),
     };
-    let chart = chart::load(&chart_path)?;
+    // the templates parse on a second core while the archive decompresses
+    let pre = Preparse::start();
+    let chart = chart::load_observed(&chart_path, &mut |f| pre.offer(f))?;
     let release = ReleaseOptions {
         name,
         namespace: a.render.namespace.clone(),
@@ -439,6 +445,7 @@ pub fn template(a: &TemplateArgs, out: &mut String) -> anyhow::Result<()> {
         release,
         a.include_crds && !a.skip_crds,
         true,
+        Some(pre),
     )?;
     // the command ends after printing: the chart's files are not freed one by one
     std::mem::forget(chart);

@@ -58,5 +58,5 @@ pub(crate) type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::
 pub use error::{Error, ExecError, FuncError, ParseError, Span};
 pub use exec::Ctx;
 pub use funcs::{Funcs, Function, NativeFn, Signature, html_escape, js_escape, query_escape};
-pub use template::{Limits, MissingKey, Templates};
+pub use template::{Limits, MissingKey, Preparsed, Templates};
 pub use value::{List, Map, Stringer, Struct, Type, TypeInfo, Value, is_true};

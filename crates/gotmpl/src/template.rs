@@ -13,6 +13,54 @@ use crate::value::Value;
 
 type ParsedSet = Result<FastMap<Arc<str>, Arc<Tree>>, Error>;
 
+/// The name a text is parsed under before its own is known. A text that mentions it is not
+/// parsed ahead, so no `define` in a preparsed text has this name.
+const PREPARSE_NAME: &str = "\0ferry-preparse";
+
+/// A template text parsed before its name was known ([`Templates::preparse`]).
+pub struct Preparsed {
+    text: Arc<str>,
+    set: FastMap<Arc<str>, Arc<Tree>>,
+}
+
+impl std::fmt::Debug for Preparsed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Preparsed")
+            .field("bytes", &self.text.len())
+            .field("templates", &self.set.len())
+            .finish()
+    }
+}
+
+impl Preparsed {
+    /// The text parsed.
+    pub fn text(&self) -> &Arc<str> {
+        &self.text
+    }
+
+    /// The trees as `parse::parse(name, text)` makes them, if this is that text and naming
+    /// can't change the outcome (a `define` of the file's own name is then an error, or
+    /// one of the placeholder's).
+    fn named(self, name: &str, text: &Arc<str>) -> Option<FastMap<Arc<str>, Arc<Tree>>> {
+        if !Arc::ptr_eq(&self.text, text) || self.set.contains_key(name) {
+            return None;
+        }
+        let name: Arc<str> = name.into();
+        let mut out = FastMap::default();
+        for (key, mut tree) in self.set {
+            let t = Arc::get_mut(&mut tree)?;
+            t.parse_name = name.clone();
+            if &*key == PREPARSE_NAME {
+                t.name = name.clone();
+                out.insert(name.clone(), tree);
+            } else {
+                out.insert(key, tree);
+            }
+        }
+        out.contains_key(&name).then_some(out)
+    }
+}
+
 /// What a field access on a map does when the key is missing
 /// (Go's `Option("missingkey=…")`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -166,6 +214,70 @@ impl Templates {
     /// first text (in order) that failed; the texts before it are added.
     /// The texts are shared, not copied, by the trees (for error contexts).
     pub fn parse_many(&mut self, texts: &[(&str, Arc<str>)]) -> Result<(), (usize, Error)> {
+        self.parse_many_with(texts, &mut |_| None)
+    }
+
+    /// Parses `text` before its name is known (while a chart is still being read, say),
+    /// with the functions and limits of `funcs` and `limits`. [`parse_many_with`] adds it
+    /// under its name, as if [`parse`](Self::parse) had parsed it then. `None` when the text
+    /// does not parse, or could parse differently under its name: the error comes from the
+    /// parse under the name.
+    ///
+    /// [`parse_many_with`]: Self::parse_many_with
+    pub fn preparse(funcs: &Funcs, limits: &Limits, text: Arc<str>) -> Option<Preparsed> {
+        if text.contains(&PREPARSE_NAME[1..]) {
+            return None;
+        }
+        let set = parse::parse(
+            PREPARSE_NAME,
+            text.clone(),
+            &|f| funcs.has(f),
+            limits.max_stack_bytes,
+        )
+        .ok()?;
+        Some(Preparsed { text, set })
+    }
+
+    /// [`parse_many`](Self::parse_many), taking the trees of texts parsed ahead
+    /// ([`preparse`](Self::preparse)) from `pre` (asked once per text) instead of parsing
+    /// those again. Only a set with the same functions and limits as the preparse may use
+    /// them.
+    pub fn parse_many_with(
+        &mut self,
+        texts: &[(&str, Arc<str>)],
+        pre: &mut dyn FnMut(&Arc<str>) -> Option<Preparsed>,
+    ) -> Result<(), (usize, Error)> {
+        let ready: Vec<Option<FastMap<Arc<str>, Arc<Tree>>>> = texts
+            .iter()
+            .map(|(name, text)| pre(text).and_then(|p| p.named(name, text)))
+            .collect();
+        let todo: Vec<usize> = (0..texts.len()).filter(|i| ready[*i].is_none()).collect();
+        let mut results = self.parse_indexed(texts, &todo);
+        for (i, ((name, _), ready)) in texts.iter().zip(ready).enumerate() {
+            let r = match ready {
+                Some(set) => Ok(set),
+                None => results[i]
+                    .take()
+                    .unwrap_or_else(|| self.parse_one(name, &texts[i].1)),
+            };
+            self.add_parsed(name, r.map_err(|e| (i, e))?);
+        }
+        Ok(())
+    }
+
+    fn parse_one(&self, name: &str, text: &Arc<str>) -> ParsedSet {
+        let funcs = &self.funcs;
+        parse::parse(
+            name,
+            text.clone(),
+            &|f| funcs.has(f),
+            self.limits.max_stack_bytes,
+        )
+    }
+
+    /// Parses the texts at `todo` on the machine's cores; the results by index (`None` for
+    /// a text no worker reached).
+    fn parse_indexed(&self, texts: &[(&str, Arc<str>)], todo: &[usize]) -> Vec<Option<ParsedSet>> {
         let max_stack = self.limits.max_stack_bytes;
         let funcs = self.funcs.clone();
         let funcs = &funcs;
@@ -177,8 +289,9 @@ impl Templates {
             .map(|n| n.get())
             .unwrap_or(1)
             .min(8)
-            .min(texts.len() / 4);
+            .min(todo.len() / 4);
         let mut results: Vec<Option<ParsedSet>> = Vec::new();
+        results.resize_with(texts.len(), || None);
         if workers > 1 {
             let next = std::sync::atomic::AtomicUsize::new(0);
             let parsed = std::thread::scope(|scope| {
@@ -191,10 +304,10 @@ impl Templates {
                             .spawn_scoped(scope, || {
                                 let mut mine = Vec::new();
                                 loop {
-                                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                                    if i >= texts.len() {
+                                    let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                                    let Some(&i) = todo.get(k) else {
                                         return mine;
-                                    }
+                                    };
                                     mine.push((i, parse_one(i)));
                                 }
                             })
@@ -207,20 +320,13 @@ impl Templates {
                 }
                 all
             });
-            results.resize_with(texts.len(), || None);
             for (i, r) in parsed {
                 results[i] = Some(r);
             }
         }
-        for (i, (name, _)) in texts.iter().enumerate() {
-            // a text no worker reached (a worker failed to start) parses here
-            let r = match results.get_mut(i).and_then(Option::take) {
-                Some(r) => r,
-                None => parse_one(i),
-            };
-            self.add_parsed(name, r.map_err(|e| (i, e))?);
-        }
-        Ok(())
+        // a text no worker reached (one worker, or a worker failed to start) parses in order
+        // in the caller, which stops at the first error
+        results
     }
 
     fn add_parsed(&mut self, name: &str, set: FastMap<Arc<str>, Arc<Tree>>) {

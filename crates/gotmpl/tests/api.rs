@@ -5,7 +5,8 @@
 use std::sync::Arc;
 
 use ferry_gotmpl::{
-    Error, Funcs, Function, List, Map, MissingKey, Signature, Templates, Type, TypeInfo, Value,
+    Error, Funcs, Function, Limits, List, Map, MissingKey, Signature, Templates, Type, TypeInfo,
+    Value,
 };
 
 fn funcs() -> Funcs {
@@ -207,4 +208,45 @@ fn typed_parameters_reject_like_go() {
             .ends_with("wrong type for value; expected int; got float64"),
         "{e}"
     );
+}
+
+#[test]
+fn preparsed_trees_are_used_under_their_names() {
+    // parsed ahead with a function the set lacks: the set can only run it if it took the
+    // preparsed tree instead of parsing the text again
+    let mut ahead = Funcs::new();
+    ahead.add("shout", Signature::new([], Type::String), |_, _| {
+        Ok(Value::from("HEY"))
+    });
+    let text: Arc<str> = r#"{{define "d"}}[{{template "t2" .}}]{{end}}{{shout}} {{.}}"#.into();
+    let other: Arc<str> = "x{{.}}".into();
+    let mut pre =
+        Some(Templates::preparse(&ahead, &Limits::default(), text.clone()).expect("parses"));
+    let mut bare = Templates::new(Funcs::new());
+    bare.parse_many_with(&[("t1", text.clone()), ("t2", other.clone())], &mut |t| {
+        if Arc::ptr_eq(t, &text) {
+            pre.take()
+        } else {
+            None
+        }
+    })
+    .expect("the preparsed tree is used");
+    // (to run it, the set needs the function after all)
+    bare.funcs_mut()
+        .add("shout", Signature::new([], Type::String), |_, _| {
+            Ok(Value::from("HEY"))
+        });
+    assert_eq!(bare.execute("t1", &Value::from(1)).expect("runs"), "HEY 1");
+    assert_eq!(bare.execute("d", &Value::from(2)).expect("runs"), "[x2]");
+    assert_eq!(bare.names(), ["d", "t1", "t2"]);
+
+    // another text than the one preparsed: parsed again, and the error names the template
+    let mut pre =
+        Some(Templates::preparse(&ahead, &Limits::default(), text.clone()).expect("parses"));
+    let copy: Arc<str> = text.to_string().into();
+    let err = Templates::new(Funcs::new())
+        .parse_many_with(&[("t1", copy)], &mut |_| pre.take())
+        .expect_err("shout is not defined here");
+    assert_eq!(err.0, 0);
+    assert!(err.1.to_string().contains("t1"), "{}", err.1);
 }

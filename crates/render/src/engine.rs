@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use ferry_chart::{Chart, Map as CMap};
-use ferry_gotmpl::{Funcs, Limits, Map, MissingKey, Templates, Type, Value};
+use ferry_gotmpl::{Funcs, Limits, Map, MissingKey, Preparsed, Templates, Type, Value};
 
 /// Stack the executing thread gets: Helm lets `include` nest 1000 deep before it stops a
 /// recursion, which needs more than a default thread stack.
@@ -182,6 +182,87 @@ pub struct Engine {
     /// trees and template contexts are left for the operating system to reclaim instead of
     /// being freed one small allocation at a time.
     pub exit_after: bool,
+    /// Templates parsed while the chart was read ([`Preparse`]); the render parses the rest.
+    pub preparsed: Option<Arc<Preparse>>,
+}
+
+/// Parses a chart's templates on a thread of its own while the chart is still being read:
+/// hand [`Preparse::offer`] to [`ferry_chart::load_observed`], then the result to
+/// [`Engine::preparsed`]. The render uses a tree only for the very text it renders (the same
+/// shared string) and only when its set has Helm's functions alone; anything else, a text
+/// that failed to parse among them, parses at render time as before (so errors are the same).
+pub struct Preparse {
+    queue: std::sync::Mutex<Option<std::sync::mpsc::Sender<Arc<str>>>>,
+    worker: std::sync::Mutex<Option<std::thread::JoinHandle<Vec<Preparsed>>>>,
+}
+
+impl std::fmt::Debug for Preparse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Preparse").finish_non_exhaustive()
+    }
+}
+
+impl Preparse {
+    /// Starts the parsing thread (or nothing, when it can't start: the render parses all).
+    pub fn start() -> Arc<Preparse> {
+        let (tx, rx) = std::sync::mpsc::channel::<Arc<str>>();
+        let worker = std::thread::Builder::new()
+            .name("ferry-preparse".into())
+            .stack_size(STACK_BUDGET.saturating_add(8 << 20))
+            .spawn(move || {
+                let funcs = helm_funcs(None);
+                let limits = engine_limits();
+                rx.into_iter()
+                    .filter_map(|text| Templates::preparse(&funcs, &limits, text))
+                    .collect()
+            })
+            .ok();
+        Arc::new(Preparse {
+            queue: std::sync::Mutex::new(worker.as_ref().map(|_| tx)),
+            worker: std::sync::Mutex::new(worker),
+        })
+    }
+
+    /// Queues a file of the chart being read if it is a Go template (under a `templates/`
+    /// folder; `*.j2` files are the Jinja flavour's).
+    pub fn offer(&self, file: &ferry_chart::File) {
+        let name = file.name.as_str();
+        let template = name.starts_with("templates/") || name.contains("/templates/");
+        if !template || crate::jinja::is_jinja(name) {
+            return;
+        }
+        if let Some(tx) = self
+            .queue
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+        {
+            let _ = tx.send(file.shared_text());
+        }
+    }
+
+    /// Waits for the thread and takes its trees, keyed by the address of their text.
+    fn take(&self) -> std::collections::HashMap<usize, Preparsed> {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let worker = self.worker.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let parsed = worker.and_then(|w| w.join().ok()).unwrap_or_default();
+        parsed
+            .into_iter()
+            .map(|p| (text_ptr(p.text()), p))
+            .collect()
+    }
+}
+
+/// A shared text's identity (the chart keeps every text alive through the render).
+fn text_ptr(text: &Arc<str>) -> usize {
+    Arc::as_ptr(text) as *const u8 as usize
+}
+
+fn engine_limits() -> Limits {
+    Limits {
+        max_stack_bytes: STACK_BUDGET,
+        ..Limits::default()
+    }
 }
 
 /// Registers extra template functions (Helm's `CustomTemplateFuncs`).
@@ -272,10 +353,7 @@ impl Engine {
             } else {
                 MissingKey::Zero
             })
-            .with_limits(Limits {
-                max_stack_bytes: STACK_BUDGET,
-                ..Limits::default()
-            });
+            .with_limits(engine_limits());
         // the root template Helm creates first: `template.New("gotpl")`
         set.parse(ROOT_NAME, "").map_err(|e| TemplateError {
             template: ROOT_NAME.into(),
@@ -301,7 +379,12 @@ impl Engine {
             .filter(|k| !crate::jinja::is_jinja(k))
             .map(|k| (k.as_str(), tpls[*k].text.clone()))
             .collect();
-        set.parse_many(&go).map_err(|(i, e)| error(go[i].0, &e))?;
+        let mut ready = match &self.preparsed {
+            Some(p) if self.custom.is_none() => p.take(),
+            _ => Default::default(),
+        };
+        set.parse_many_with(&go, &mut |text| ready.remove(&text_ptr(text)))
+            .map_err(|(i, e)| error(go[i].0, &e))?;
         let mut state = RenderState {
             strict: self.strict,
             ..Default::default()

@@ -1,0 +1,118 @@
+//! Templates parsed while the archive is read (`Preparse`) render exactly as templates parsed
+//! at render time: same output, same `define` precedence, same errors.
+
+use ferry_chart::Map;
+use ferry_render::{Capabilities, Engine, Preparse, ReleaseOptions, RenderRequest, render_release};
+
+/// Writes a chart archive (`name/...` entries) and returns its path.
+fn archive(dir: &tempfile::TempDir, files: &[(&str, &str)]) -> std::path::PathBuf {
+    let path = dir.path().join("chart.tgz");
+    let gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(&path).expect("archive file"),
+        flate2::Compression::fast(),
+    );
+    let mut tar = tar::Builder::new(gz);
+    for (name, text) in files {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(text.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        tar.append_data(&mut h, format!("demo/{name}"), text.as_bytes())
+            .expect("tar entry");
+    }
+    tar.into_inner().expect("tar").finish().expect("gzip");
+    path
+}
+
+/// Renders the archive twice, with and without the templates parsed during loading.
+fn both(files: &[(&str, &str)]) -> [Result<Vec<(String, String)>, String>; 2] {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = archive(&dir, files);
+    [false, true].map(|pre| {
+        let preparse = pre.then(Preparse::start);
+        let chart = match &preparse {
+            Some(p) => ferry_chart::load_observed(&path, &mut |f| p.offer(f)),
+            None => ferry_chart::load(&path),
+        }
+        .expect("chart loads");
+        let req = RenderRequest {
+            chart: &chart,
+            user_values: &Map::new(),
+            release: ReleaseOptions {
+                name: "r".into(),
+                namespace: "default".into(),
+                revision: 1,
+                is_install: true,
+                is_upgrade: false,
+            },
+            caps: Capabilities::default(),
+            engine: Engine {
+                preparsed: preparse.clone(),
+                ..Engine::default()
+            },
+            include_crds: false,
+            sub_notes: false,
+            skip_schema_validation: false,
+        };
+        render_release(&req)
+            .map(|r| r.files.into_iter().collect())
+            .map_err(|e| e.to_string())
+    })
+}
+
+const CHART: &str = "apiVersion: v2\nname: demo\nversion: 1.0.0\n";
+const SUB: &str = "apiVersion: v2\nname: sub\nversion: 0.1.0\n";
+
+#[test]
+fn preparsed_templates_render_the_same() {
+    let [plain, pre] = both(&[
+        ("Chart.yaml", CHART),
+        ("values.yaml", "x: 1\n"),
+        (
+            "templates/_helpers.tpl",
+            r#"{{- define "greet" -}}top {{ .Chart.Name }}{{- end -}}"#,
+        ),
+        (
+            "templates/cm.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\ndata:\n  g: {{ include \"greet\" . | quote }}\n  t: {{ .Template.Name }}\n",
+        ),
+        ("templates/NOTES.txt", "{{ template \"greet\" . }}\n"),
+        ("charts/sub/Chart.yaml", SUB),
+        (
+            "charts/sub/templates/_helpers.tpl",
+            r#"{{- define "greet" -}}sub {{ .Chart.Name }}{{- end -}}"#,
+        ),
+        (
+            "charts/sub/templates/s.yaml",
+            "kind: Secret\nmetadata:\n  name: {{ include \"greet\" . }}\n",
+        ),
+    ]);
+    let plain = plain.expect("renders");
+    assert_eq!(Ok(plain.clone()), pre);
+    // the names the trees were parsed under are the files' own
+    let cm = &plain
+        .iter()
+        .find(|(k, _)| k == "demo/templates/cm.yaml")
+        .expect("cm")
+        .1;
+    assert!(cm.contains("t: demo/templates/cm.yaml"), "{cm}");
+}
+
+#[test]
+fn preparsed_errors_name_the_file() {
+    for bad in [
+        "{{ if .Values.x }}\nunclosed\n",
+        "{{ nosuchfunc 1 }}",
+        // a define of the file's own name clashes with the file itself
+        "x{{ define \"demo/templates/bad.yaml\" }}y{{ end }}",
+    ] {
+        let [plain, pre] = both(&[
+            ("Chart.yaml", CHART),
+            ("templates/ok.yaml", "kind: A\n"),
+            ("templates/bad.yaml", bad),
+        ]);
+        let err = plain.expect_err("fails");
+        assert!(err.contains("demo/templates/bad.yaml"), "{err}");
+        assert_eq!(Err(err), pre, "{bad}");
+    }
+}
