@@ -169,13 +169,20 @@ fn load_archive_file_observed(path: &Path, on_file: &mut dyn FnMut(&File)) -> Re
         };
         return Err(Error::archive(name, msg));
     }
-    let files = archive_files_observed(&data, &name, on_file)?;
-    load_files(files, &name)
+    load_archive_observed(&data, &name, on_file)
 }
 
 /// Loads a chart from the bytes of a `.tgz`; `origin` names it in errors.
 pub fn load_archive(data: &[u8], origin: &str) -> Result<Chart> {
-    let files = archive_files(data, origin)?;
+    load_archive_observed(data, origin, &mut |_| {})
+}
+
+fn load_archive_observed(
+    data: &[u8],
+    origin: &str,
+    on_file: &mut dyn FnMut(&File),
+) -> Result<Chart> {
+    let files = archive_files_observed(data, origin, on_file)?;
     load_files(files, origin)
 }
 

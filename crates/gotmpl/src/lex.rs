@@ -43,6 +43,7 @@ pub(crate) enum ItemType {
 
 /// A token: its type and where its text is in the source. An `ItemType::Error` item is the
 /// last one; its message is [`Lexed::error`].
+///
 /// 16 bytes: a template holds hundreds of thousands of them. The lexer refuses texts of
 /// 4 GiB or more, so offsets and lines fit in `u32`.
 #[derive(Clone, Copy, Debug)]
@@ -75,7 +76,7 @@ impl Item {
         if self.line != 0 {
             return self.line as usize;
         }
-        1 + count_newlines(&src.as_bytes()[..self.start as usize])
+        line_at(src, self.pos())
     }
 
     /// Go's `item.String()`.
@@ -216,10 +217,6 @@ pub(crate) fn lex(input: &str, opts: LexOptions) -> Lexed {
 }
 
 impl<'s> Lexer<'s> {
-    fn line_at(&self, pos: usize) -> usize {
-        1 + count_newlines(&self.input.as_bytes()[..pos])
-    }
-
     fn next(&mut self) -> Option<char> {
         let Some(&b) = self.input.as_bytes().get(self.pos) else {
             self.width = 0;
@@ -279,7 +276,7 @@ impl<'s> Lexer<'s> {
     }
 
     fn errorf(&mut self, msg: String) -> Option<State> {
-        let line = self.line_at(self.pos);
+        let line = line_at(self.input, self.pos);
         self.items.push(Item {
             typ: ItemType::Error,
             start: self.start as u32,
@@ -671,6 +668,11 @@ fn find_pair(b: &[u8], c: u8) -> Option<usize> {
         }
     }
     None
+}
+
+/// 1-based line of byte offset `pos` in `src`.
+fn line_at(src: &str, pos: usize) -> usize {
+    1 + count_newlines(&src.as_bytes()[..pos])
 }
 
 fn count_newlines(b: &[u8]) -> usize {

@@ -196,13 +196,7 @@ impl Templates {
     /// Parses `text` as template `name`, adding it and every template it
     /// defines. On error the set is unchanged.
     pub fn parse(&mut self, name: &str, text: &str) -> Result<(), Error> {
-        let funcs = &self.funcs;
-        let set = parse::parse(
-            name,
-            text.into(),
-            &|f| funcs.has(f),
-            self.limits.max_stack_bytes,
-        )?;
+        let set = self.parse_one(name, &text.into())?;
         self.add_parsed(name, set);
         Ok(())
     }
@@ -279,12 +273,7 @@ impl Templates {
     /// a text no worker reached).
     fn parse_indexed(&self, texts: &[(&str, Arc<str>)], todo: &[usize]) -> Vec<Option<ParsedSet>> {
         let max_stack = self.limits.max_stack_bytes;
-        let funcs = self.funcs.clone();
-        let funcs = &funcs;
-        let parse_one = |i: usize| {
-            let (name, text) = &texts[i];
-            parse::parse(name, text.clone(), &|f| funcs.has(f), max_stack)
-        };
+        let parse_one = |i: usize| self.parse_one(texts[i].0, &texts[i].1);
         let workers = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1)
