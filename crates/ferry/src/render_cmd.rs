@@ -7,7 +7,9 @@ use clap::Args;
 use ferry::chart::{self, Map, Value};
 use ferry::render::{
     Capabilities, Engine, PostRenderer, Preparse, ReleaseOptions, RenderError, RenderRequest,
-    Rendered, manifest::HookEvent, render_release_with,
+    Rendered,
+    manifest::{Hook, HookEvent},
+    render_release_with,
 };
 
 use crate::ValueFlags;
@@ -439,7 +441,7 @@ pub fn template(a: &TemplateArgs, out: &mut String) -> anyhow::Result<()> {
         is_install: !a.is_upgrade,
         is_upgrade: a.is_upgrade,
     };
-    let (r, _) = render_with(
+    let (mut r, _) = render_with(
         &chart,
         &a.render,
         release,
@@ -449,6 +451,14 @@ pub fn template(a: &TemplateArgs, out: &mut String) -> anyhow::Result<()> {
     )?;
     // the command ends after printing: the chart's files are not freed one by one
     std::mem::forget(chart);
+    if !a.raw_json {
+        // what is printed is the manifest and the hooks: the render map and the split
+        // documents go before the output is built beside them
+        drop(std::mem::take(&mut r.files));
+        if a.output_dir.is_none() {
+            drop(std::mem::take(&mut r.manifests));
+        }
+    }
     if a.raw_json {
         let m: chart::Map = r
             .files
@@ -459,24 +469,36 @@ pub fn template(a: &TemplateArgs, out: &mut String) -> anyhow::Result<()> {
         out.push('\n');
         return Ok(());
     }
-    let mut text = format!("{}\n", r.manifest.trim());
-    let mut hook_files: Vec<(String, String)> = Vec::new();
-    if !a.render.no_hooks {
-        for h in &r.hooks {
-            if a.skip_tests && h.events.contains(&HookEvent::Test) {
-                continue;
-            }
-            text.push_str(&format!("---\n# Source: {}\n{}\n", h.path, h.manifest));
-            hook_files.push((h.path.clone(), h.manifest.clone()));
-        }
-    }
+    let hooks: Vec<&Hook> = r
+        .hooks
+        .iter()
+        .filter(|h| !a.render.no_hooks && !(a.skip_tests && h.events.contains(&HookEvent::Test)))
+        .collect();
     if let Some(dir) = &a.output_dir {
+        let hook_files: Vec<(String, String)> = hooks
+            .iter()
+            .map(|h| (h.path.clone(), h.manifest.clone()))
+            .collect();
         return write_output_dir(dir, &r, &hook_files, out);
     }
+    // the manifest, then the hooks, each `---\n# Source: path\ndoc\n`
+    let write = |text: &mut String| {
+        text.push_str(r.manifest.trim());
+        text.push('\n');
+        for h in &hooks {
+            text.push_str("---\n# Source: ");
+            text.push_str(&h.path);
+            text.push('\n');
+            text.push_str(&h.manifest);
+            text.push('\n');
+        }
+    };
     if a.show_only.is_empty() {
-        out.push_str(&text);
+        write(out);
         return Ok(());
     }
+    let mut text = String::new();
+    write(&mut text);
     let docs = ferry::render::manifest::split_manifests(&text);
     let mut shown = Vec::new();
     for f in &a.show_only {

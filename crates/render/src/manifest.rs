@@ -296,6 +296,15 @@ pub fn sort_manifests(
     files: &BTreeMap<String, String>,
     order: &[&str],
 ) -> Result<(Vec<Hook>, Vec<Manifest>), ManifestError> {
+    sort_manifests_of(files, order)
+}
+
+/// [`sort_manifests`] over borrowed `(template path, rendered text)` pairs in path order, so
+/// a caller that filters the render map (NOTES.txt out) needs no copy of it.
+pub fn sort_manifests_of<'a>(
+    files: impl IntoIterator<Item = (&'a String, &'a String)>,
+    order: &[&str],
+) -> Result<(Vec<Hook>, Vec<Manifest>), ManifestError> {
     let mut docs = Vec::new();
     for (path, content) in files {
         let base = path.rsplit('/').next().unwrap_or(path);

@@ -9,7 +9,8 @@ use ferry_chart::{Chart, Map};
 use crate::context::{Capabilities, ReleaseOptions};
 use crate::engine::{Engine, TemplateError};
 use crate::manifest::{
-    Hook, INSTALL_ORDER, Manifest, ManifestError, sort_manifests, split_manifests,
+    Hook, INSTALL_ORDER, Manifest, ManifestError, sort_manifests, sort_manifests_of,
+    split_manifests,
 };
 
 /// What to render.
@@ -151,23 +152,27 @@ pub fn render_release_with(
         .render(&processed, &values, &req.release, &req.caps)?;
     let root_notes = format!("{}/templates/NOTES.txt", processed.name());
     let mut notes = String::new();
-    let mut templates = BTreeMap::new();
     for (k, v) in &files {
-        if k.ends_with("NOTES.txt") {
-            if req.sub_notes || *k == root_notes {
-                if !notes.is_empty() {
-                    notes.push('\n');
-                }
-                notes.push_str(v);
+        if k.ends_with("NOTES.txt") && (req.sub_notes || *k == root_notes) {
+            if !notes.is_empty() {
+                notes.push('\n');
             }
-            continue;
+            notes.push_str(v);
         }
-        templates.insert(k.clone(), v.clone());
     }
-    if let Some(pr) = post {
-        templates = post_render(&templates, pr)?;
-    }
-    let (hooks, manifests) = sort_manifests(&templates, INSTALL_ORDER)?;
+    // the render map without NOTES.txt, borrowed (the post-renderer's output is a map of its own)
+    let not_notes = |(k, _): &(&String, &String)| !k.ends_with("NOTES.txt");
+    let (hooks, manifests) = match post {
+        Some(pr) => {
+            let templates: BTreeMap<String, String> = files
+                .iter()
+                .filter(not_notes)
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            sort_manifests(&post_render(&templates, pr)?, INSTALL_ORDER)?
+        }
+        None => sort_manifests_of(files.iter().filter(not_notes), INSTALL_ORDER)?,
+    };
     let mut manifest = String::new();
     if req.include_crds {
         for (path, text) in crd_files(&processed, "") {
