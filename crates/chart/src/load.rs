@@ -2,7 +2,7 @@
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use crate::error::{Error, Result};
 use crate::ignore::Rules;
@@ -14,6 +14,9 @@ use crate::yaml;
 pub const MAX_DECOMPRESSED_CHART_SIZE: u64 = 100 * 1024 * 1024;
 /// Helm's limit on one file of a chart.
 pub const MAX_DECOMPRESSED_FILE_SIZE: u64 = 5 * 1024 * 1024;
+/// The size from which [`load_observed_lazily`] leaves a `.Files`-only file of an archive
+/// compressed until something reads it.
+pub const LAZY_FILE_SIZE: u64 = 64 * 1024;
 
 /// One file of a chart: its path relative to the chart root and its bytes.
 ///
@@ -32,16 +35,82 @@ enum Content {
     Text(Arc<str>),
     /// Not UTF-8: the bytes, and their lossy text once something asked for it (each render
     /// puts every file in `.Files`), shared by clones.
-    Binary(Arc<[u8]>, Arc<std::sync::OnceLock<Arc<str>>>),
+    Binary(Arc<[u8]>, Arc<OnceLock<Arc<str>>>),
+    /// Not read yet: slot `.1` of the archive's files left compressed ([`load_observed_lazily`]).
+    Lazy(Arc<LazyFiles>, usize),
+}
+
+impl Content {
+    /// What the file holds: a [`Content::Lazy`] file decompressed on first use (never `Lazy`).
+    fn get(&self) -> &Content {
+        match self {
+            Content::Lazy(lazy, slot) => lazy.get(*slot),
+            c => c,
+        }
+    }
 }
 
 impl PartialEq for Content {
     fn eq(&self, other: &Self) -> bool {
-        match (self, other) {
+        match (self.get(), other.get()) {
             (Content::Text(a), Content::Text(b)) => a == b,
             (Content::Binary(a, _), Content::Binary(b, _)) => a == b,
             _ => false,
         }
+    }
+}
+
+/// The files of an archive left compressed: the archive's bytes and the entries' positions
+/// in it, decompressed together the first time any of them is read.
+struct LazyFiles {
+    archive: Arc<[u8]>,
+    /// Position of each slot's entry among the archive's entries, ascending.
+    entries: OnceLock<Vec<usize>>,
+    contents: OnceLock<Vec<Content>>,
+}
+
+impl std::fmt::Debug for LazyFiles {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LazyFiles")
+            .field("archive_bytes", &self.archive.len())
+            .field("entries", &self.entries.get())
+            .field("read", &self.contents.get().is_some())
+            .finish()
+    }
+}
+
+impl LazyFiles {
+    fn get(&self, slot: usize) -> &Content {
+        static EMPTY: OnceLock<Content> = OnceLock::new();
+        let contents = self.contents.get_or_init(|| self.read());
+        contents
+            .get(slot)
+            .unwrap_or_else(|| EMPTY.get_or_init(|| Content::Text("".into())))
+    }
+
+    /// Decompresses the archive again and keeps the slots' entries. The bytes are those the
+    /// first pass read without error, under the same checks, so this pass reads them alike.
+    fn read(&self) -> Vec<Content> {
+        let wanted: &[usize] = self.entries.get().map(Vec::as_slice).unwrap_or_default();
+        let mut out = Vec::with_capacity(wanted.len());
+        let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(&self.archive[..]));
+        if let Ok(entries) = tar.entries() {
+            let mut next = wanted.iter().peekable();
+            for (i, entry) in entries.enumerate() {
+                let Some(&&want) = next.peek() else { break };
+                let Ok(mut entry) = entry else { break };
+                if i != want {
+                    continue;
+                }
+                next.next();
+                let mut buf = Vec::with_capacity(entry.header().size().unwrap_or(0) as usize);
+                if entry.read_to_end(&mut buf).is_err() {
+                    break;
+                }
+                out.push(File::new("", strip_bom(buf)).content);
+            }
+        }
+        out
     }
 }
 
@@ -68,29 +137,44 @@ impl File {
 
     /// The contents.
     pub fn data(&self) -> &[u8] {
-        match &self.content {
+        match self.content.get() {
             Content::Text(t) => t.as_bytes(),
             Content::Binary(b, _) => b,
+            Content::Lazy(_, _) => &[],
         }
     }
 
     /// The contents as text (lossy for invalid UTF-8).
     pub fn text(&self) -> std::borrow::Cow<'_, str> {
-        match &self.content {
+        match self.content.get() {
             Content::Text(t) => std::borrow::Cow::Borrowed(t),
             Content::Binary(b, _) => String::from_utf8_lossy(b),
+            Content::Lazy(_, _) => std::borrow::Cow::Borrowed(""),
         }
     }
 
     /// The contents as a shared string (lossy for invalid UTF-8): a reference count for
     /// UTF-8 files, not a copy.
     pub fn shared_text(&self) -> Arc<str> {
-        match &self.content {
+        match self.content.get() {
             Content::Text(t) => t.clone(),
             Content::Binary(b, text) => text
                 .get_or_init(|| String::from_utf8_lossy(b).into())
                 .clone(),
+            Content::Lazy(_, _) => "".into(),
         }
+    }
+
+    /// Whether the contents are still compressed in their archive ([`load_observed_lazily`]):
+    /// they are read when something first asks for them.
+    pub fn is_lazy(&self) -> bool {
+        matches!(&self.content, Content::Lazy(lazy, _) if lazy.contents.get().is_none())
+    }
+
+    /// Whether the contents start with a UTF-8 byte-order mark (a lazy file's is removed when
+    /// it is read, so this does not read it).
+    fn has_bom(&self) -> bool {
+        !matches!(self.content, Content::Lazy(_, _)) && self.data().starts_with(&[0xEF, 0xBB, 0xBF])
     }
 }
 
@@ -149,16 +233,39 @@ pub fn load_observed(path: impl AsRef<Path>, on_file: &mut dyn FnMut(&File)) -> 
     if meta.is_dir() {
         load_dir(path)
     } else {
-        load_archive_file_observed(path, on_file)
+        load_archive_file_observed(path, on_file, false)
+    }
+}
+
+/// [`load_observed`] for a render that reads only what its templates ask for: the files of
+/// [`LAZY_FILE_SIZE`] or more of an archive that only `.Files` and `crds/` can reach (not
+/// templates, values, `Chart.yaml`, locks, schemas or subchart archives) stay compressed in
+/// memory until first read ([`File::is_lazy`]); the first read decompresses the archive
+/// again, for all of them at once. Every check of [`load_observed`] is made on them all the
+/// same, on the first pass.
+pub fn load_observed_lazily(
+    path: impl AsRef<Path>,
+    on_file: &mut dyn FnMut(&File),
+) -> Result<Chart> {
+    let path = path.as_ref();
+    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    if meta.is_dir() {
+        load_dir(path)
+    } else {
+        load_archive_file_observed(path, on_file, true)
     }
 }
 
 /// Loads a chart archive from disk, checking it is gzip first.
 pub fn load_archive_file(path: &Path) -> Result<Chart> {
-    load_archive_file_observed(path, &mut |_| {})
+    load_archive_file_observed(path, &mut |_| {}, false)
 }
 
-fn load_archive_file_observed(path: &Path, on_file: &mut dyn FnMut(&File)) -> Result<Chart> {
+fn load_archive_file_observed(
+    path: &Path,
+    on_file: &mut dyn FnMut(&File),
+    lazy: bool,
+) -> Result<Chart> {
     let data = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     let name = path.display().to_string();
     if !data.starts_with(&[0x1f, 0x8b]) {
@@ -168,6 +275,15 @@ fn load_archive_file_observed(path: &Path, on_file: &mut dyn FnMut(&File)) -> Re
             "does not appear to be a gzipped archive"
         };
         return Err(Error::archive(name, msg));
+    }
+    if lazy {
+        let lazy = Arc::new(LazyFiles {
+            archive: data.into(),
+            entries: OnceLock::new(),
+            contents: OnceLock::new(),
+        });
+        let files = archive_files_observed(&lazy.archive, &name, on_file, Some(&lazy))?;
+        return load_files(files, &name);
     }
     load_archive_observed(&data, &name, on_file)
 }
@@ -182,7 +298,7 @@ fn load_archive_observed(
     origin: &str,
     on_file: &mut dyn FnMut(&File),
 ) -> Result<Chart> {
-    let files = archive_files_observed(data, origin, on_file)?;
+    let files = archive_files_observed(data, origin, on_file, None)?;
     load_files(files, origin)
 }
 
@@ -190,13 +306,36 @@ fn load_archive_observed(
 /// chart folder and is dropped; absolute paths, `..`, links and devices are refused; the
 /// sizes are bounded.
 pub fn archive_files(data: &[u8], origin: &str) -> Result<Vec<File>> {
-    archive_files_observed(data, origin, &mut |_| {})
+    archive_files_observed(data, origin, &mut |_| {}, None)
+}
+
+/// Whether a file of an archive (its path below the chart folder) is one that only `.Files`
+/// and `crds/` reach, in its chart or in a subchart folder of it: what
+/// [`load_observed_lazily`] may leave compressed. What [`load_files`] reads itself is not.
+fn files_only(mut n: &str) -> bool {
+    while let Some(rest) = n.strip_prefix("charts/") {
+        // a subchart folder's file; a file right in `charts/` (an archive, a `.prov`) is read
+        match rest.split_once('/') {
+            Some((_, inner)) => n = inner,
+            None => return false,
+        }
+    }
+    !matches!(
+        n,
+        "Chart.yaml"
+            | "Chart.lock"
+            | "requirements.lock"
+            | "requirements.yaml"
+            | "values.yaml"
+            | "values.schema.json"
+    ) && !n.starts_with("templates/")
 }
 
 fn archive_files_observed(
     data: &[u8],
     origin: &str,
     on_file: &mut dyn FnMut(&File),
+    lazy: Option<&Arc<LazyFiles>>,
 ) -> Result<Vec<File>> {
     let gz = flate2::read::GzDecoder::new(data);
     let mut tar = tar::Archive::new(gz);
@@ -205,7 +344,8 @@ fn archive_files_observed(
         .map_err(|e| Error::archive(origin, format!("corrupt archive: {e}")))?;
     let mut remaining = MAX_DECOMPRESSED_CHART_SIZE;
     let mut files = Vec::new();
-    for entry in entries {
+    let mut lazy_entries = Vec::new();
+    for (index, entry) in entries.enumerate() {
         let mut entry =
             entry.map_err(|e| Error::archive(origin, format!("corrupt archive: {e}")))?;
         let header = entry.header();
@@ -280,19 +420,28 @@ fn archive_files_observed(
                 ),
             ));
         }
-        let mut buf = Vec::with_capacity(size as usize);
-        (&mut entry)
-            .take(remaining)
-            .read_to_end(&mut buf)
-            .map_err(|e| Error::archive(origin, format!("corrupt archive: {raw_name}: {e}")))?;
-        remaining -= buf.len() as u64;
-        if (buf.len() as u64) < size && remaining > 0 {
+        let deferred = lazy.filter(|_| size >= LAZY_FILE_SIZE && files_only(&n));
+        let mut buf = Vec::new();
+        let read = match deferred {
+            // read through (the checks below need its length), kept nowhere
+            Some(_) => std::io::copy(&mut (&mut entry).take(remaining), &mut std::io::sink()),
+            None => {
+                buf.reserve_exact(size as usize);
+                (&mut entry)
+                    .take(remaining)
+                    .read_to_end(&mut buf)
+                    .map(|n| n as u64)
+            }
+        }
+        .map_err(|e| Error::archive(origin, format!("corrupt archive: {raw_name}: {e}")))?;
+        remaining -= read;
+        if read < size && remaining > 0 {
             return Err(Error::archive(
                 origin,
                 format!("corrupt archive: {raw_name}: unexpected end of data"),
             ));
         }
-        if (buf.len() as u64) < size || remaining == 0 {
+        if read < size || remaining == 0 {
             return Err(Error::archive(
                 origin,
                 format!(
@@ -300,9 +449,20 @@ fn archive_files_observed(
                 ),
             ));
         }
+        if let Some(lazy) = deferred {
+            files.push(File {
+                name: n,
+                content: Content::Lazy(lazy.clone(), lazy_entries.len()),
+            });
+            lazy_entries.push(index);
+            continue;
+        }
         let file = File::new(n, strip_bom(buf));
         on_file(&file);
         files.push(file);
+    }
+    if let Some(lazy) = lazy {
+        let _ = lazy.entries.set(lazy_entries);
     }
     if files.is_empty() {
         return Err(Error::archive(origin, "no files in chart archive"));
@@ -432,7 +592,7 @@ pub fn load_files(files: Vec<File>, origin: &str) -> Result<Chart> {
     let files: Vec<File> = files
         .into_iter()
         .map(|f| {
-            if f.data().starts_with(&[0xEF, 0xBB, 0xBF]) {
+            if f.has_bom() {
                 File::new(f.name.as_str(), &f.data()[3..])
             } else {
                 f

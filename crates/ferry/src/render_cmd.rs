@@ -433,7 +433,14 @@ pub fn template(a: &TemplateArgs, out: &mut String) -> anyhow::Result<()> {
     };
     // the templates parse on a second core while the archive decompresses
     let pre = Preparse::start();
-    let chart = chart::load_observed(&chart_path, &mut |f| pre.offer(f))?;
+    // the chart's large `.Files`-only files stay compressed unless a template reads them
+    // (`crds/` are read when printed)
+    let include_crds = a.include_crds && !a.skip_crds;
+    let chart = if include_crds {
+        chart::load_observed(&chart_path, &mut |f| pre.offer(f))?
+    } else {
+        chart::load_observed_lazily(&chart_path, &mut |f| pre.offer(f))?
+    };
     let release = ReleaseOptions {
         name,
         namespace: a.render.namespace.clone(),
@@ -441,14 +448,7 @@ pub fn template(a: &TemplateArgs, out: &mut String) -> anyhow::Result<()> {
         is_install: !a.is_upgrade,
         is_upgrade: a.is_upgrade,
     };
-    let (mut r, _) = render_with(
-        &chart,
-        &a.render,
-        release,
-        a.include_crds && !a.skip_crds,
-        true,
-        Some(pre),
-    )?;
+    let (mut r, _) = render_with(&chart, &a.render, release, include_crds, true, Some(pre))?;
     // the command ends after printing: the chart's files are not freed one by one
     std::mem::forget(chart);
     if !a.raw_json {
@@ -472,7 +472,7 @@ pub fn template(a: &TemplateArgs, out: &mut String) -> anyhow::Result<()> {
     let hooks: Vec<&Hook> = r
         .hooks
         .iter()
-        .filter(|h| !a.render.no_hooks && !(a.skip_tests && h.events.contains(&HookEvent::Test)))
+        .filter(|h| !(a.render.no_hooks || a.skip_tests && h.events.contains(&HookEvent::Test)))
         .collect();
     if let Some(dir) = &a.output_dir {
         let hook_files: Vec<(String, String)> = hooks

@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::funcs::Function;
 
@@ -451,11 +451,26 @@ impl List {
     }
 }
 
-#[derive(Debug)]
+/// Builds a lazy map's entries on first use.
+type MapInit = Box<dyn FnOnce() -> BTreeMap<String, Value> + Send>;
+
 struct MapInner {
-    entries: RwLock<BTreeMap<String, Value>>,
+    /// Set at construction, or on first use from `init` for a [`Map::lazy`] map.
+    entries: OnceLock<RwLock<BTreeMap<String, Value>>>,
+    init: Mutex<Option<MapInit>>,
     elem: Type,
     ty: Option<Arc<TypeInfo>>,
+}
+
+impl fmt::Debug for MapInner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("MapInner");
+        match self.entries.get() {
+            Some(e) => d.field("entries", e),
+            None => d.field("entries", &"(not built yet)"),
+        };
+        d.field("elem", &self.elem).field("ty", &self.ty).finish()
+    }
 }
 
 /// A `map[string]T` value. Clones share the entries, as Go maps do.
@@ -492,21 +507,49 @@ impl Map {
         ty: Option<Arc<TypeInfo>>,
     ) -> Map {
         Map(Arc::new(MapInner {
-            entries: RwLock::new(entries),
+            entries: OnceLock::from(RwLock::new(entries)),
+            init: Mutex::new(None),
             elem,
             ty,
         }))
     }
 
+    /// A map whose entries `init` builds when something first reads or writes it (never,
+    /// when nothing does): for a render context entry most templates never touch, whose
+    /// values are costly to hold (`.Files` of a chart whose large files are not loaded yet).
+    pub fn lazy(
+        init: impl FnOnce() -> BTreeMap<String, Value> + Send + 'static,
+        elem: Type,
+        ty: Option<Arc<TypeInfo>>,
+    ) -> Map {
+        Map(Arc::new(MapInner {
+            entries: OnceLock::new(),
+            init: Mutex::new(Some(Box::new(init))),
+            elem,
+            ty,
+        }))
+    }
+
+    fn entries_lock(&self) -> &RwLock<BTreeMap<String, Value>> {
+        self.0.entries.get_or_init(|| {
+            let init = self.0.init.lock().unwrap_or_else(|e| e.into_inner()).take();
+            RwLock::new(init.map(|f| f()).unwrap_or_default())
+        })
+    }
+
     /// Read access to the entries. Don't hold it across calls that may
     /// write the same map.
     pub fn read(&self) -> RwLockReadGuard<'_, BTreeMap<String, Value>> {
-        self.0.entries.read().unwrap_or_else(|e| e.into_inner())
+        self.entries_lock()
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
     }
 
     /// Write access to the entries (Go maps are mutable through any copy).
     pub fn write(&self) -> RwLockWriteGuard<'_, BTreeMap<String, Value>> {
-        self.0.entries.write().unwrap_or_else(|e| e.into_inner())
+        self.entries_lock()
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
     }
 
     /// Looks a key up.

@@ -250,3 +250,45 @@ fn preparsed_trees_are_used_under_their_names() {
     assert_eq!(err.0, 0);
     assert!(err.1.to_string().contains("t1"), "{}", err.1);
 }
+
+#[test]
+fn a_lazy_map_is_built_once_on_first_use_and_only_then() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let built = Arc::new(AtomicUsize::new(0));
+    let lazy = |built: &Arc<AtomicUsize>| {
+        let built = built.clone();
+        Value::Map(Map::lazy(
+            move || {
+                built.fetch_add(1, Ordering::SeqCst);
+                [
+                    ("a".to_string(), Value::Int(1)),
+                    ("b".to_string(), Value::Int(2)),
+                ]
+                .into_iter()
+                .collect()
+            },
+            Type::Interface,
+            None,
+        ))
+    };
+    let t = set(r#"{{ if .use }}{{ .m.b }} {{ len .m }} {{ .m }}{{ else }}none{{ end }}"#);
+    let data = |use_it: bool, built: &Arc<AtomicUsize>| {
+        Value::map([("use", Value::Bool(use_it)), ("m", lazy(built))])
+    };
+    // a render that never touches the map never builds it
+    assert_eq!(t.execute("main", &data(false, &built)).unwrap(), "none");
+    assert_eq!(built.load(Ordering::SeqCst), 0);
+    // one that does sees the entries, built a single time for three reads
+    assert_eq!(
+        t.execute("main", &data(true, &built)).unwrap(),
+        "2 2 map[a:1 b:2]"
+    );
+    assert_eq!(built.load(Ordering::SeqCst), 1);
+    // writes go to the built entries too
+    let Value::Map(m) = lazy(&built) else {
+        unreachable!()
+    };
+    m.insert("c", Value::Int(3));
+    assert_eq!(m.len(), 3);
+    assert_eq!(built.load(Ordering::SeqCst), 2);
+}

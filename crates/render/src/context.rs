@@ -339,12 +339,23 @@ pub fn chart_value(md: &Metadata, is_root: bool) -> Value {
 /// `.Files`: the chart's non-template files, with Helm's accessor methods.
 pub fn files_value(chart: &Chart) -> Value {
     // the files' own shared strings: no copy
-    Value::Map(Map::with_type(
-        chart
-            .files
+    let entries = |files: &[ferry_chart::File]| {
+        files
             .iter()
             .map(|f| (f.name.clone(), Value::String(f.shared_text())))
-            .collect(),
+            .collect()
+    };
+    if chart.files.iter().any(ferry_chart::File::is_lazy) {
+        // files left compressed are read only if a template reaches `.Files`
+        let files = chart.files.clone();
+        return Value::Map(Map::lazy(
+            move || entries(&files),
+            Type::Interface,
+            Some(files_type()),
+        ));
+    }
+    Value::Map(Map::with_type(
+        entries(&chart.files),
         Type::Interface,
         Some(files_type()),
     ))

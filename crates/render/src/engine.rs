@@ -423,7 +423,13 @@ impl Engine {
             let text = set
                 .execute_with(k, &Value::Map(r.vals.clone()), &mut state)
                 .map_err(|e| error(k, &e))?;
-            out.insert(k.clone(), text.replace("<no value>", ""));
+            // most files hold no `<no value>`: they keep their buffer
+            let text = if text.contains("<no value>") {
+                text.replace("<no value>", "")
+            } else {
+                text
+            };
+            out.insert(k.clone(), text);
         }
         if !jinja.is_empty() {
             jinja.sort_by(|a, b| a.path.cmp(&b.path));

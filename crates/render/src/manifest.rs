@@ -438,7 +438,11 @@ fn go_atoi(s: &str) -> Option<i64> {
 /// The manifest text Helm stores and `helm template` prints: `---\n# Source: <path>\n<doc>\n`
 /// per document, in install order.
 pub fn manifest_text(manifests: &[Manifest]) -> String {
-    let mut out = String::new();
+    let len = manifests
+        .iter()
+        .map(|m| "---\n# Source: \n\n".len() + m.name.len() + m.content.len())
+        .sum();
+    let mut out = String::with_capacity(len);
     for m in manifests {
         out.push_str("---\n# Source: ");
         out.push_str(&m.name);

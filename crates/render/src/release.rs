@@ -179,7 +179,12 @@ pub fn render_release_with(
             manifest.push_str(&format!("---\n# Source: {path}\n{text}\n"));
         }
     }
-    manifest.push_str(&crate::manifest::manifest_text(&manifests));
+    if manifest.is_empty() {
+        // no CRDs before it: the text itself, not a copy
+        manifest = crate::manifest::manifest_text(&manifests);
+    } else {
+        manifest.push_str(&crate::manifest::manifest_text(&manifests));
+    }
     Ok(Rendered {
         files,
         manifests,

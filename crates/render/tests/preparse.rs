@@ -116,3 +116,67 @@ fn preparsed_errors_name_the_file() {
         assert_eq!(Err(err), pre, "{bad}");
     }
 }
+
+/// A chart loaded with its large `.Files`-only files left compressed renders as one loaded
+/// whole; they stay compressed through a render whose templates never reach `.Files`.
+#[test]
+fn files_left_compressed_render_the_same_and_are_read_only_when_reached() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let big = "a line of a large file\n".repeat(4000);
+    let crd = format!("# {}\n", "x".repeat(70_000));
+    let render = |chart: &ferry_chart::Chart, reach: bool| {
+        let mut user = Map::new();
+        user.insert("reach".to_string(), ferry_chart::Value::Bool(reach));
+        let req = RenderRequest {
+            chart,
+            user_values: &user,
+            release: ReleaseOptions {
+                name: "r".into(),
+                namespace: "default".into(),
+                revision: 1,
+                is_install: true,
+                is_upgrade: false,
+            },
+            caps: Capabilities::default(),
+            engine: Engine::default(),
+            include_crds: false,
+            sub_notes: false,
+            skip_schema_validation: false,
+        };
+        render_release(&req).map(|r| r.files).expect("renders")
+    };
+    let path = archive(
+        &dir,
+        &[
+            ("Chart.yaml", CHART),
+            ("values.yaml", "reach: false\n"),
+            ("files/big.txt", &big),
+            ("crds/big.yaml", &crd),
+            (
+                "templates/cm.yaml",
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\ndata:\n  a: b\n{{- if .Values.reach }}\n  n: {{ len .Files | quote }}\n  sum: {{ .Files.Get \"files/big.txt\" | sha256sum }}\n  crds: {{ range $p, $_ := .Files.Glob \"crds/*\" }}{{ $p }}{{ end }}\n{{- end }}\n",
+            ),
+        ],
+    );
+    let lazy_file = |c: &ferry_chart::Chart| {
+        c.files
+            .iter()
+            .find(|f| f.name == "files/big.txt")
+            .expect("big.txt")
+            .is_lazy()
+    };
+    let eager = ferry_chart::load(&path).expect("loads");
+    for reach in [false, true] {
+        let lazy = ferry_chart::load_observed_lazily(&path, &mut |_| {}).expect("loads");
+        assert!(lazy_file(&lazy));
+        let m = render(&lazy, reach);
+        assert_eq!(m, render(&eager, reach), "reach: {reach}");
+        // read when a template reaches `.Files`, not before
+        assert_eq!(lazy_file(&lazy), !reach);
+        assert_eq!(
+            m["demo/templates/cm.yaml"].contains("n: \"2\""),
+            reach,
+            "{m:?}"
+        );
+    }
+}

@@ -1,0 +1,140 @@
+//! `load_observed_lazily` leaves an archive's large `.Files`-only files compressed until
+//! something reads them, and then gives exactly what `load` gives.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use ferry_chart::{Chart, LAZY_FILE_SIZE, load, load_observed_lazily};
+
+fn big(fill: &str) -> Vec<u8> {
+    fill.repeat(LAZY_FILE_SIZE as usize / fill.len() + 1)
+        .into_bytes()
+}
+
+fn archive(dir: &Path, files: &[(&str, Vec<u8>)]) -> PathBuf {
+    let mut tar = tar::Builder::new(Vec::new());
+    for (name, data) in files {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        tar.append_data(&mut h, format!("lazy/{name}"), &data[..])
+            .unwrap();
+    }
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&tar.into_inner().unwrap()).unwrap();
+    let path = dir.join("lazy-1.0.0.tgz");
+    std::fs::write(&path, gz.finish().unwrap()).unwrap();
+    path
+}
+
+fn find<'a>(chart: &'a Chart, name: &str) -> &'a ferry_chart::File {
+    chart
+        .files
+        .iter()
+        .chain(&chart.templates)
+        .chain(&chart.raw)
+        .find(|f| f.name == name)
+        .unwrap_or_else(|| panic!("{name} is not in {}", chart.origin))
+}
+
+#[test]
+fn large_files_only_files_reach_are_read_on_first_use_and_equal_an_eager_load() {
+    let t = tempfile::tempdir().unwrap();
+    let mut bom = b"\xEF\xBB\xBF".to_vec();
+    bom.extend(big("with a byte-order mark\n"));
+    let mut binary = big("bytes");
+    binary[7] = 0xff;
+    let values = format!("k: {}\n", "v".repeat(LAZY_FILE_SIZE as usize));
+    let path = archive(
+        t.path(),
+        &[
+            (
+                "Chart.yaml",
+                b"apiVersion: v2\nname: lazy\nversion: 1.0.0\n".to_vec(),
+            ),
+            ("values.yaml", values.clone().into_bytes()),
+            ("templates/big.yaml", big("# {{ .Values.k }}\n")),
+            ("files/big.txt", big("a large file\n")),
+            ("files/small.txt", b"small".to_vec()),
+            ("files/bom.txt", bom),
+            ("files/bin.dat", binary.clone()),
+            (
+                "charts/sub/Chart.yaml",
+                b"apiVersion: v2\nname: sub\nversion: 0.1.0\n".to_vec(),
+            ),
+            ("charts/sub/values.yaml", values.into_bytes()),
+            ("charts/sub/crds/big.yaml", big("# a CRD\n")),
+        ],
+    );
+    let mut seen = Vec::new();
+    let lazy = load_observed_lazily(&path, &mut |f| seen.push(f.name.clone())).unwrap();
+    let sub = &lazy.dependencies[0];
+    // what `.Files` and `crds/` alone reach stays compressed; what the loader reads does not
+    for (chart, name, is_lazy) in [
+        (&lazy, "files/big.txt", true),
+        (&lazy, "files/bom.txt", true),
+        (&lazy, "files/bin.dat", true),
+        (&lazy, "files/small.txt", false),
+        (&lazy, "templates/big.yaml", false),
+        (&lazy, "values.yaml", false),
+        (sub, "crds/big.yaml", true),
+        (sub, "values.yaml", false),
+    ] {
+        assert_eq!(
+            find(chart, name).is_lazy(),
+            is_lazy,
+            "{name} of {}",
+            chart.origin
+        );
+    }
+    assert!(!seen.contains(&"files/big.txt".to_string()), "{seen:?}");
+    assert!(seen.contains(&"templates/big.yaml".to_string()), "{seen:?}");
+    assert_eq!(lazy.values, load(&path).unwrap().values);
+    // one read decompresses them all
+    assert_eq!(
+        find(&lazy, "files/big.txt").data(),
+        &big("a large file\n")[..]
+    );
+    assert!(!find(sub, "crds/big.yaml").is_lazy());
+    assert!(!find(&lazy, "files/bin.dat").is_lazy());
+    // the byte-order mark goes as an eager load drops it; invalid UTF-8 stays bytes
+    assert_eq!(
+        find(&lazy, "files/bom.txt").data(),
+        &big("with a byte-order mark\n")[..]
+    );
+    assert_eq!(find(&lazy, "files/bin.dat").data(), &binary[..]);
+    assert_eq!(lazy, load(&path).unwrap());
+}
+
+#[test]
+fn a_truncated_large_file_is_refused_on_the_first_pass() {
+    let t = tempfile::tempdir().unwrap();
+    let path = archive(
+        t.path(),
+        &[
+            (
+                "Chart.yaml",
+                b"apiVersion: v2\nname: lazy\nversion: 1.0.0\n".to_vec(),
+            ),
+            ("files/big.txt", big("a large file\n")),
+        ],
+    );
+    // cut the tar inside the large file's data, and compress it again
+    let mut tar = Vec::new();
+    std::io::Read::read_to_end(
+        &mut flate2::read::GzDecoder::new(&std::fs::read(&path).unwrap()[..]),
+        &mut tar,
+    )
+    .unwrap();
+    tar.truncate(2048 + 4096);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&tar).unwrap();
+    std::fs::write(&path, gz.finish().unwrap()).unwrap();
+    let err = load_observed_lazily(&path, &mut |_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("lazy-1.0.0.tgz"), "{err}");
+    assert!(err.contains("corrupt archive"), "{err}");
+    assert_eq!(err, load(&path).unwrap_err().to_string());
+}
