@@ -304,24 +304,60 @@ impl Engine {
         release: &ReleaseOptions,
         caps: &Capabilities,
     ) -> Result<BTreeMap<String, String>, TemplateError> {
+        self.render_inner(chart, values, release, caps, None)
+    }
+
+    /// [`Engine::render`] that shows the caller each Go template's output as soon as it is
+    /// rendered, while the render goes on: `on_file(path, text)` runs on the caller's thread
+    /// (idle otherwise) with exactly the text the returned map holds for `path`, so the
+    /// manifest stage can read documents before the last template ran. Partials are not
+    /// shown, nor `.j2` templates (rendered after all Go templates).
+    pub fn render_observed(
+        &self,
+        chart: &Chart,
+        values: &CMap,
+        release: &ReleaseOptions,
+        caps: &Capabilities,
+        on_file: &mut dyn FnMut(&str, &str),
+    ) -> Result<BTreeMap<String, String>, TemplateError> {
+        self.render_inner(chart, values, release, caps, Some(on_file))
+    }
+
+    fn render_inner(
+        &self,
+        chart: &Chart,
+        values: &CMap,
+        release: &ReleaseOptions,
+        caps: &Capabilities,
+        on_file: Option<&mut dyn FnMut(&str, &str)>,
+    ) -> Result<BTreeMap<String, String>, TemplateError> {
         std::thread::scope(|scope| {
-            std::thread::Builder::new()
+            let (tx, rx) = std::sync::mpsc::channel::<(String, String)>();
+            let tx = on_file.is_some().then_some(tx);
+            let worker = std::thread::Builder::new()
                 .name("ferry-render".into())
                 .stack_size(THREAD_STACK)
-                .spawn_scoped(scope, || self.render_here(chart, values, release, caps))
+                .spawn_scoped(scope, move || {
+                    self.render_here(chart, values, release, caps, tx.as_ref())
+                })
                 .map_err(|e| TemplateError {
                     template: String::new(),
                     message: format!("cannot start the render thread: {e}"),
                     snippet: None,
-                })?
-                .join()
-                .unwrap_or_else(|_| {
-                    Err(TemplateError {
-                        template: String::new(),
-                        message: "rendering template failed: internal error".into(),
-                        snippet: None,
-                    })
+                })?;
+            if let Some(on_file) = on_file {
+                // ends when the render thread drops its sender: done or failed
+                for (path, text) in rx {
+                    on_file(&path, &text);
+                }
+            }
+            worker.join().unwrap_or_else(|_| {
+                Err(TemplateError {
+                    template: String::new(),
+                    message: "rendering template failed: internal error".into(),
+                    snippet: None,
                 })
+            })
         })
     }
 
@@ -331,6 +367,7 @@ impl Engine {
         values: &CMap,
         release: &ReleaseOptions,
         caps: &Capabilities,
+        observer: Option<&std::sync::mpsc::Sender<(String, String)>>,
     ) -> Result<BTreeMap<String, String>, TemplateError> {
         let top = Map::from_entries([
             (
@@ -429,6 +466,9 @@ impl Engine {
             } else {
                 text
             };
+            if let Some(tx) = observer {
+                let _ = tx.send((k.clone(), text.clone()));
+            }
             out.insert(k.clone(), text);
         }
         if !jinja.is_empty() {

@@ -1,7 +1,7 @@
 //! The manifest stage of Helm (`pkg/release/v1/util`): split rendered files into documents,
 //! separate hooks (`helm.sh/hook`), and sort by kind in Helm's install order.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::OnceLock;
 
 use ferry_chart::Value;
@@ -305,19 +305,91 @@ pub fn sort_manifests_of<'a>(
     files: impl IntoIterator<Item = (&'a String, &'a String)>,
     order: &[&str],
 ) -> Result<(Vec<Hook>, Vec<Manifest>), ManifestError> {
-    let mut docs = Vec::new();
+    sort_manifests_ahead(files, order, ReadAhead::default())
+}
+
+/// A file [`sort_manifests`] skips: a partial or blank.
+fn skipped(path: &str, content: &str) -> bool {
+    let base = path.rsplit('/').next().unwrap_or(path);
+    base.starts_with('_') || content.trim().is_empty()
+}
+
+/// The documents and heads of rendered files, read while the render still runs
+/// ([`crate::Engine::render_observed`]), for [`sort_manifests_ahead`]: the same work
+/// [`sort_manifests`] does per file, done earlier, so reading the whole output as YAML
+/// overlaps the render.
+#[derive(Debug, Default)]
+pub struct ReadAhead {
+    /// template path → (length of the text read, its documents with their heads)
+    files: HashMap<String, (usize, ReadFile)>,
+}
+
+type ReadFile = Vec<(String, Result<Head, ManifestError>)>;
+
+impl ReadAhead {
+    /// Splits one rendered file and reads the head of each of its documents.
+    pub fn read(&mut self, path: &str, content: &str) {
+        if skipped(path, content) {
+            return;
+        }
+        let docs = split_manifests(content)
+            .into_iter()
+            .map(|d| {
+                let head = head_of(&d, path);
+                (d, head)
+            })
+            .collect();
+        self.files.insert(path.to_string(), (content.len(), docs));
+    }
+}
+
+/// [`sort_manifests_of`] taking the files `ahead` already read from it and reading the
+/// others. `ahead` must come from the same render as `files` (a file whose text has another
+/// length than the one read is read again).
+pub fn sort_manifests_ahead<'a>(
+    files: impl IntoIterator<Item = (&'a String, &'a String)>,
+    order: &[&str],
+    mut ahead: ReadAhead,
+) -> Result<(Vec<Hook>, Vec<Manifest>), ManifestError> {
+    let mut docs: Vec<(&String, String)> = Vec::new();
+    let mut heads: Vec<Option<Result<Head, ManifestError>>> = Vec::new();
     for (path, content) in files {
-        let base = path.rsplit('/').next().unwrap_or(path);
-        if base.starts_with('_') || content.trim().is_empty() {
+        if skipped(path, content) {
             continue;
         }
-        docs.extend(split_manifests(content).into_iter().map(|d| (path, d)));
+        match ahead.files.remove(path.as_str()) {
+            Some((len, read)) if len == content.len() => {
+                for (doc, head) in read {
+                    docs.push((path, doc));
+                    heads.push(Some(head));
+                }
+            }
+            _ => {
+                for doc in split_manifests(content) {
+                    docs.push((path, doc));
+                    heads.push(None);
+                }
+            }
+        }
     }
-    let heads = heads_of(&docs);
+    let todo: Vec<(&String, &str)> = docs
+        .iter()
+        .zip(&heads)
+        .filter(|(_, h)| h.is_none())
+        .map(|((p, d), _)| (*p, d.as_str()))
+        .collect();
+    let mut fresh = heads_of(&todo).into_iter();
+    drop(todo);
+    for h in heads.iter_mut().filter(|h| h.is_none()) {
+        *h = fresh.next();
+    }
     let mut hooks = Vec::new();
     let mut generic = Vec::new();
     for ((path, doc), head) in docs.into_iter().zip(heads) {
-        let head = head?;
+        let head = match head {
+            Some(head) => head?,
+            None => head_of(&doc, path)?,
+        };
         let Some(hook_types) = head.annotations.get("helm.sh/hook").cloned() else {
             generic.push(Manifest {
                 name: path.clone(),
@@ -364,7 +436,7 @@ pub fn sort_manifests_of<'a>(
 
 /// Every document's head, in order. Reading them is YAML-parsing the whole output, so a
 /// big render shares it among the machine's cores.
-fn heads_of(docs: &[(&String, String)]) -> Vec<Result<Head, ManifestError>> {
+fn heads_of(docs: &[(&String, &str)]) -> Vec<Result<Head, ManifestError>> {
     let workers = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)

@@ -9,7 +9,7 @@ use ferry_chart::{Chart, Map};
 use crate::context::{Capabilities, ReleaseOptions};
 use crate::engine::{Engine, TemplateError};
 use crate::manifest::{
-    Hook, INSTALL_ORDER, Manifest, ManifestError, sort_manifests, sort_manifests_of,
+    Hook, INSTALL_ORDER, Manifest, ManifestError, ReadAhead, sort_manifests, sort_manifests_ahead,
     split_manifests,
 };
 
@@ -147,9 +147,24 @@ pub fn render_release_with(
             chart.metadata.kube_version, req.caps.kube_version
         )));
     }
-    let files = req
-        .engine
-        .render(&processed, &values, &req.release, &req.caps)?;
+    // without a post-renderer, the documents are read while later templates still render
+    let mut ahead = ReadAhead::default();
+    let files = match post {
+        Some(_) => req
+            .engine
+            .render(&processed, &values, &req.release, &req.caps)?,
+        None => req.engine.render_observed(
+            &processed,
+            &values,
+            &req.release,
+            &req.caps,
+            &mut |path, text| {
+                if !path.ends_with("NOTES.txt") {
+                    ahead.read(path, text);
+                }
+            },
+        )?,
+    };
     let root_notes = format!("{}/templates/NOTES.txt", processed.name());
     let mut notes = String::new();
     for (k, v) in &files {
@@ -171,7 +186,7 @@ pub fn render_release_with(
                 .collect();
             sort_manifests(&post_render(&templates, pr)?, INSTALL_ORDER)?
         }
-        None => sort_manifests_of(files.iter().filter(not_notes), INSTALL_ORDER)?,
+        None => sort_manifests_ahead(files.iter().filter(not_notes), INSTALL_ORDER, ahead)?,
     };
     let mut manifest = String::new();
     if req.include_crds {
