@@ -16,34 +16,36 @@ use crate::metadata::Dependency;
 use crate::semver::is_compatible_range;
 use crate::value::{Map, Value};
 
-type GMap = Rc<RefCell<BTreeMap<String, G>>>;
+type GMap<'a> = Rc<RefCell<BTreeMap<String, G<'a>>>>;
 
 /// A value with Go's semantics: maps are shared references, everything else is a value.
+/// Coalescing never changes a value that is not a map, so those are borrowed from the maps
+/// coalesced (the charts' values and the user's) and copied once, by [`G::to_value`].
 #[derive(Clone, Debug)]
-enum G {
+enum G<'a> {
     Nil,
-    Other(Value),
-    Map(GMap),
+    Other(&'a Value),
+    Map(GMap<'a>),
 }
 
-impl G {
-    fn from_value(v: &Value) -> G {
+impl<'a> G<'a> {
+    fn from_value(v: &'a Value) -> G<'a> {
         match v {
             Value::Null => G::Nil,
             Value::Map(m) => G::Map(gmap_from(m)),
-            other => G::Other(other.clone()),
+            other => G::Other(other),
         }
     }
 
     fn to_value(&self) -> Value {
         match self {
             G::Nil => Value::Null,
-            G::Other(v) => v.clone(),
+            G::Other(v) => (*v).clone(),
             G::Map(m) => Value::Map(gmap_to(m)),
         }
     }
 
-    fn as_map(&self) -> Option<&GMap> {
+    fn as_map(&self) -> Option<&GMap<'a>> {
         match self {
             G::Map(m) => Some(m),
             _ => None,
@@ -66,7 +68,7 @@ impl G {
     }
 }
 
-fn gmap_from(m: &Map) -> GMap {
+fn gmap_from(m: &Map) -> GMap<'_> {
     Rc::new(RefCell::new(
         m.iter()
             .map(|(k, v)| (k.clone(), G::from_value(v)))
@@ -74,23 +76,34 @@ fn gmap_from(m: &Map) -> GMap {
     ))
 }
 
-fn gmap_to(m: &GMap) -> Map {
+fn gmap_to(m: &GMap<'_>) -> Map {
     m.borrow()
         .iter()
         .map(|(k, v)| (k.clone(), v.to_value()))
         .collect()
 }
 
-fn new_map() -> GMap {
+fn new_map<'a>() -> GMap<'a> {
     Rc::new(RefCell::new(BTreeMap::new()))
 }
 
-/// copystructure.Copy: a deep copy that breaks all sharing.
-fn deep_copy(m: &GMap) -> GMap {
-    gmap_from(&gmap_to(m))
+/// copystructure.Copy: a deep copy that breaks all sharing (of maps: the rest never changes).
+fn deep_copy<'a>(m: &GMap<'a>) -> GMap<'a> {
+    Rc::new(RefCell::new(
+        m.borrow()
+            .iter()
+            .map(|(k, v)| {
+                let v = match v {
+                    G::Map(sub) => G::Map(deep_copy(sub)),
+                    other => other.clone(),
+                };
+                (k.clone(), v)
+            })
+            .collect(),
+    ))
 }
 
-fn copy_map(m: &GMap) -> GMap {
+fn copy_map<'a>(m: &GMap<'a>) -> GMap<'a> {
     Rc::new(RefCell::new(m.borrow().clone()))
 }
 
@@ -117,18 +130,24 @@ struct Co<'w> {
 }
 
 impl Co<'_> {
-    fn coalesce(&mut self, ch: &Chart, dest: &GMap, prefix: &str, merge: bool) -> Result<GMap> {
+    fn coalesce<'a>(
+        &mut self,
+        ch: &'a Chart,
+        dest: &GMap<'a>,
+        prefix: &str,
+        merge: bool,
+    ) -> Result<GMap<'a>> {
         self.coalesce_values(ch, dest, prefix, merge);
         self.coalesce_deps(ch, dest, prefix, merge)
     }
 
-    fn coalesce_deps(
+    fn coalesce_deps<'a>(
         &mut self,
-        ch: &Chart,
-        dest: &GMap,
+        ch: &'a Chart,
+        dest: &GMap<'a>,
         prefix: &str,
         merge: bool,
-    ) -> Result<GMap> {
+    ) -> Result<GMap<'a>> {
         for sub in &ch.dependencies {
             let name = sub.name().to_string();
             let existing = dest.borrow().get(&name).cloned();
@@ -155,7 +174,7 @@ impl Co<'_> {
         Ok(dest.clone())
     }
 
-    fn coalesce_globals(&mut self, dest: &GMap, src: &GMap, prefix: &str) {
+    fn coalesce_globals<'a>(&mut self, dest: &GMap<'a>, src: &GMap<'a>, prefix: &str) {
         let dg = match dest.borrow().get("global") {
             None => new_map(),
             Some(G::Map(m)) => m.clone(),
@@ -175,7 +194,7 @@ impl Co<'_> {
                 return;
             }
         };
-        let entries: Vec<(String, G)> = sg
+        let entries: Vec<(String, G<'a>)> = sg
             .borrow()
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
@@ -206,10 +225,10 @@ impl Co<'_> {
         dest.borrow_mut().insert("global".into(), G::Map(dg));
     }
 
-    fn coalesce_values(&mut self, c: &Chart, v: &GMap, prefix: &str, merge: bool) {
+    fn coalesce_values<'a>(&mut self, c: &'a Chart, v: &GMap<'a>, prefix: &str, merge: bool) {
         let sub_prefix = concat_prefix(prefix, c.name());
         let vc = gmap_from(&c.values);
-        let entries: Vec<(String, G)> = vc
+        let entries: Vec<(String, G<'a>)> = vc
             .borrow()
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
@@ -256,7 +275,7 @@ impl Co<'_> {
         }
     }
 
-    fn coalesce_tables(&mut self, dst: &GMap, src: &GMap, prefix: &str, merge: bool) {
+    fn coalesce_tables<'a>(&mut self, dst: &GMap<'a>, src: &GMap<'a>, prefix: &str, merge: bool) {
         if Rc::ptr_eq(dst, src) {
             // Go would walk the same map twice; nothing changes.
             return;
@@ -276,7 +295,7 @@ impl Co<'_> {
         for k in dst_nils {
             src.borrow_mut().insert(k, G::Nil);
         }
-        let entries: Vec<(String, G)> = src
+        let entries: Vec<(String, G<'a>)> = src
             .borrow()
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
@@ -316,21 +335,31 @@ fn child_chart_merge_true(c: &Chart, key: &str, merge: bool) -> bool {
     }
 }
 
-fn clean_nil_values(m: &GMap) {
-    let keys: Vec<String> = m.borrow().keys().cloned().collect();
-    for k in keys {
-        let v = m.borrow().get(&k).cloned();
+fn clean_nil_values(m: &GMap<'_>) {
+    // one look at the entries (no value copied): the nils go, the tables are cleaned
+    let mut nils = Vec::new();
+    let mut tables = Vec::new();
+    for (k, v) in m.borrow().iter() {
         match v {
-            Some(G::Nil) => {
-                m.borrow_mut().remove(&k);
-            }
-            Some(G::Map(sub)) if !Rc::ptr_eq(&sub, m) => clean_nil_values(&sub),
+            G::Nil => nils.push(k.clone()),
+            G::Map(sub) if !Rc::ptr_eq(sub, m) => tables.push(sub.clone()),
             _ => {}
         }
     }
+    for k in nils {
+        m.borrow_mut().remove(&k);
+    }
+    for sub in tables {
+        clean_nil_values(&sub);
+    }
 }
 
-fn run_coalesce(chart: &Chart, vals: &Map, merge: bool, warn: &mut Warnings) -> Result<GMap> {
+fn run_coalesce<'a>(
+    chart: &'a Chart,
+    vals: &'a Map,
+    merge: bool,
+    warn: &mut Warnings,
+) -> Result<GMap<'a>> {
     let dest = gmap_from(vals);
     Co { warn }.coalesce(chart, &dest, "", merge)
 }
@@ -359,7 +388,7 @@ pub fn coalesce_tables(dst: &Map, src: &Map) -> Map {
 // Dependencies
 // ---------------------------------------------------------------------------------------------
 
-fn table(m: &GMap, path: &str) -> Option<GMap> {
+fn table<'a>(m: &GMap<'a>, path: &str) -> Option<GMap<'a>> {
     let mut cur = m.clone();
     for part in path.split('.') {
         let next = cur.borrow().get(part).and_then(|v| v.as_map().cloned())?;
@@ -369,7 +398,7 @@ fn table(m: &GMap, path: &str) -> Option<GMap> {
 }
 
 /// `Values.PathValue`: the non-table value at a dotted path.
-fn path_value(m: &GMap, path: &str) -> Option<G> {
+fn path_value<'a>(m: &GMap<'a>, path: &str) -> Option<G<'a>> {
     if path.is_empty() {
         return None;
     }
@@ -422,10 +451,12 @@ fn process_enabled(c: &mut Chart, v: &Map, path: &str, warn: &mut Warnings) -> R
     for req in c.metadata.dependencies.iter_mut() {
         req.enabled = true;
     }
+    // the coalesced values borrow the chart: read what they decide, then change the chart
     let cvals = run_coalesce(c, v, false, warn)?;
+    let mut enabled = vec![true; c.metadata.dependencies.len()];
     // tags
     if let Some(tags) = cvals.borrow().get("tags").and_then(|t| t.as_map().cloned()) {
-        for r in c.metadata.dependencies.iter_mut() {
+        for (r, en) in c.metadata.dependencies.iter().zip(enabled.iter_mut()) {
             let (mut has_true, mut has_false) = (false, false);
             for k in &r.tags {
                 match tags.borrow().get(k) {
@@ -438,21 +469,21 @@ fn process_enabled(c: &mut Chart, v: &Map, path: &str, warn: &mut Warnings) -> R
                 }
             }
             if !has_true && has_false {
-                r.enabled = false;
+                *en = false;
             } else if has_true || !has_false {
-                r.enabled = true;
+                *en = true;
             }
         }
     }
     // conditions
-    for r in c.metadata.dependencies.iter_mut() {
+    for (r, en) in c.metadata.dependencies.iter().zip(enabled.iter_mut()) {
         for cond in r.condition.trim().split(',') {
             if cond.is_empty() {
                 continue;
             }
             match path_value(&cvals, &format!("{path}{cond}")) {
                 Some(G::Other(Value::Bool(b))) => {
-                    r.enabled = b;
+                    *en = *b;
                     break;
                 }
                 Some(_) => warn.push(format!(
@@ -463,6 +494,11 @@ fn process_enabled(c: &mut Chart, v: &Map, path: &str, warn: &mut Warnings) -> R
             }
         }
     }
+    let cv = gmap_to(&cvals);
+    drop(cvals);
+    for (r, en) in c.metadata.dependencies.iter_mut().zip(enabled) {
+        r.enabled = en;
+    }
     let rm: std::collections::HashSet<String> = c
         .metadata
         .dependencies
@@ -472,7 +508,6 @@ fn process_enabled(c: &mut Chart, v: &Map, path: &str, warn: &mut Warnings) -> R
         .collect();
     c.dependencies.retain(|d| !rm.contains(d.name()));
     c.metadata.dependencies.retain(|d| !rm.contains(&d.name));
-    let cv = gmap_to(&cvals);
     for t in c.dependencies.iter_mut() {
         let sub = format!("{path}{}.", t.name());
         process_enabled(t, &cv, &sub, warn)?;
@@ -491,10 +526,13 @@ fn process_import_values(c: &mut Chart, warn: &mut Warnings) -> Result<()> {
     if c.metadata.dependencies.is_empty() {
         return Ok(());
     }
-    let cvals = run_coalesce(c, &Map::new(), true, warn)?;
+    // the coalesced values borrow the chart: compute, then change the chart
+    let none = Map::new();
+    let cvals = run_coalesce(c, &none, true, warn)?;
     let b = new_map();
     let mut co = Co { warn };
-    for r in c.metadata.dependencies.iter_mut() {
+    let mut imports = Vec::with_capacity(c.metadata.dependencies.len());
+    for r in &c.metadata.dependencies {
         let mut outiv = Vec::new();
         for riv in &r.import_values {
             match riv {
@@ -541,11 +579,16 @@ fn process_import_values(c: &mut Chart, warn: &mut Warnings) -> Result<()> {
                 _ => {}
             }
         }
-        r.import_values = outiv;
+        imports.push(outiv);
     }
     let cvals = deep_copy(&cvals);
     co.coalesce_tables(&cvals, &b, "", true);
-    c.values = gmap_to(&cvals);
+    let values = gmap_to(&cvals);
+    drop((cvals, b));
+    c.values = values;
+    for (r, outiv) in c.metadata.dependencies.iter_mut().zip(imports) {
+        r.import_values = outiv;
+    }
     Ok(())
 }
 
