@@ -268,6 +268,9 @@ fn engine_limits() -> Limits {
 /// Registers extra template functions (Helm's `CustomTemplateFuncs`).
 pub type CustomFuncs = Arc<dyn Fn(&mut Funcs) + Send + Sync>;
 
+/// What [`Engine::render_observed`] calls with `(template path, rendered text)`.
+pub type FileObserver<'a> = dyn FnMut(&str, &str) + 'a;
+
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Engine")
@@ -318,7 +321,7 @@ impl Engine {
         values: &CMap,
         release: &ReleaseOptions,
         caps: &Capabilities,
-        on_file: &mut dyn FnMut(&str, &str),
+        on_file: &mut FileObserver<'_>,
     ) -> Result<BTreeMap<String, String>, TemplateError> {
         self.render_inner(chart, values, release, caps, Some(on_file))
     }
@@ -329,7 +332,7 @@ impl Engine {
         values: &CMap,
         release: &ReleaseOptions,
         caps: &Capabilities,
-        on_file: Option<&mut dyn FnMut(&str, &str)>,
+        on_file: Option<&mut FileObserver<'_>>,
     ) -> Result<BTreeMap<String, String>, TemplateError> {
         std::thread::scope(|scope| {
             let (tx, rx) = std::sync::mpsc::channel::<(String, String)>();

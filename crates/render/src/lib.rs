@@ -29,7 +29,7 @@ pub mod sprig;
 
 pub use context::{Capabilities, DEFAULT_API_VERSIONS, ReleaseOptions, glob_match};
 pub use convert::{from_tmpl, to_tmpl};
-pub use engine::{CustomFuncs, Engine, Preparse, TemplateError, helm_funcs};
+pub use engine::{CustomFuncs, Engine, FileObserver, Preparse, TemplateError, helm_funcs};
 pub use helm::{Lookup, RECURSION_MAX, b64 as base64_encode};
 pub use release::{
     POSTRENDER_FILENAME, PostRenderer, RenderError, RenderRequest, Rendered, annotate_and_merge,
