@@ -123,6 +123,9 @@ pub struct Templates {
     name: Arc<str>,
     funcs: Funcs,
     trees: Arc<FastMap<Arc<str>, Arc<Tree>>>,
+    /// Trees parsed into a clone while `trees` is shared with other sets (what `tpl` does on
+    /// every call): added here, over `trees`, instead of copying the whole shared map.
+    local: FastMap<Arc<str>, Arc<Tree>>,
     missing_key: MissingKey,
     limits: Limits,
 }
@@ -140,6 +143,7 @@ impl Templates {
             name: "".into(),
             funcs,
             trees: Arc::new(FastMap::default()),
+            local: FastMap::default(),
             missing_key: MissingKey::default(),
             limits: Limits::default(),
         }
@@ -322,16 +326,24 @@ impl Templates {
         if self.name.is_empty() {
             self.name = name.into();
         }
-        let trees = Arc::make_mut(&mut self.trees);
         let mut entries: Vec<_> = set.into_iter().collect();
         // The file's own tree first, then its definitions (order only
         // matters for the empty-body rule, which is order independent).
         entries.sort_by(|a, b| a.0.cmp(&b.0));
         for (n, tree) in entries {
-            match trees.get(&n) {
-                Some(old) if tree.is_empty() && !old.is_empty() => {}
-                _ => {
+            if self
+                .tree(&n)
+                .is_some_and(|old| tree.is_empty() && !old.is_empty())
+            {
+                continue;
+            }
+            match Arc::get_mut(&mut self.trees) {
+                // not shared (and so never overlaid: `local` is only filled while shared)
+                Some(trees) if self.local.is_empty() => {
                     trees.insert(n, tree);
+                }
+                _ => {
+                    self.local.insert(n, tree);
                 }
             }
         }
@@ -339,18 +351,27 @@ impl Templates {
 
     /// Whether a template of that name exists.
     pub fn contains(&self, name: &str) -> bool {
-        self.trees.contains_key(name)
+        self.local.contains_key(name) || self.trees.contains_key(name)
     }
 
     /// The names of all templates, sorted.
     pub fn names(&self) -> Vec<String> {
-        let mut v: Vec<String> = self.trees.keys().map(|k| k.to_string()).collect();
+        let mut v: Vec<String> = self
+            .trees
+            .keys()
+            .chain(self.local.keys())
+            .map(|k| k.to_string())
+            .collect();
         v.sort();
+        v.dedup();
         v
     }
 
     pub(crate) fn tree(&self, name: &str) -> Option<&Tree> {
-        self.trees.get(name).map(|t| &**t)
+        self.local
+            .get(name)
+            .or_else(|| self.trees.get(name))
+            .map(|t| &**t)
     }
 
     /// Executes template `name` with `data` as dot (and `$`), returning

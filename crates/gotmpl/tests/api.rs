@@ -292,3 +292,31 @@ fn a_lazy_map_is_built_once_on_first_use_and_only_then() {
     assert_eq!(m.len(), 3);
     assert_eq!(built.load(Ordering::SeqCst), 2);
 }
+
+#[test]
+fn a_clone_parses_over_the_shared_trees_without_changing_the_original() {
+    let base = set(r#"{{ define "a" }}A{{ end }}{{ define "b" }}B{{ end }}main"#);
+    let mut clone = base.clone();
+    clone
+        .parse("x", r#"{{ define "a" }}A2{{ end }}{{ define "b" }}{{ end }}x:{{ template "a" }}{{ template "b" }}"#)
+        .expect("parses");
+    // the clone's own `a` wins; its empty `b` does not replace the non-empty one
+    assert_eq!(clone.execute("x", &Value::Nil).unwrap(), "x:A2B");
+    assert_eq!(clone.names(), ["a", "b", "main", "x"]);
+    assert!(clone.contains("x") && clone.contains("main"));
+    // the original is as it was
+    assert_eq!(base.names(), ["a", "b", "main"]);
+    assert!(!base.contains("x"));
+    let mut again = base.clone();
+    again.parse("y", r#"{{ template "a" }}"#).expect("parses");
+    assert_eq!(again.execute("y", &Value::Nil).unwrap(), "A");
+    // a clone of the clone keeps its trees, and adds over them
+    let mut deeper = clone.clone();
+    drop(clone);
+    deeper
+        .parse("z", r#"{{ define "a" }}A3{{ end }}{{ template "a" }}"#)
+        .expect("parses");
+    assert_eq!(deeper.execute("z", &Value::Nil).unwrap(), "A3");
+    assert_eq!(deeper.execute("x", &Value::Nil).unwrap(), "x:A3B");
+    assert_eq!(deeper.names(), ["a", "b", "main", "x", "z"]);
+}
