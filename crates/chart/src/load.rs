@@ -228,13 +228,7 @@ pub fn load(path: impl AsRef<Path>) -> Result<Chart> {
 /// so a caller can start working on them while the rest decompresses. Files of a directory
 /// chart, and of subchart archives inside the archive, are not shown.
 pub fn load_observed(path: impl AsRef<Path>, on_file: &mut dyn FnMut(&File)) -> Result<Chart> {
-    let path = path.as_ref();
-    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
-    if meta.is_dir() {
-        load_dir(path)
-    } else {
-        load_archive_file_observed(path, on_file, false)
-    }
+    load_path_observed(path.as_ref(), on_file, false)
 }
 
 /// [`load_observed`] for a render that reads only what its templates ask for: the files of
@@ -247,12 +241,15 @@ pub fn load_observed_lazily(
     path: impl AsRef<Path>,
     on_file: &mut dyn FnMut(&File),
 ) -> Result<Chart> {
-    let path = path.as_ref();
+    load_path_observed(path.as_ref(), on_file, true)
+}
+
+fn load_path_observed(path: &Path, on_file: &mut dyn FnMut(&File), lazy: bool) -> Result<Chart> {
     let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
     if meta.is_dir() {
         load_dir(path)
     } else {
-        load_archive_file_observed(path, on_file, true)
+        load_archive_file_observed(path, on_file, lazy)
     }
 }
 

@@ -147,6 +147,7 @@ pub fn render_release_with(
             chart.metadata.kube_version, req.caps.kube_version
         )));
     }
+    let is_notes = |path: &str| path.ends_with("NOTES.txt");
     // without a post-renderer, the documents are read while later templates still render
     let mut ahead = ReadAhead::default();
     let files = match post {
@@ -159,7 +160,7 @@ pub fn render_release_with(
             &req.release,
             &req.caps,
             &mut |path, text| {
-                if !path.ends_with("NOTES.txt") {
+                if !is_notes(path) {
                     ahead.read(path, text);
                 }
             },
@@ -168,7 +169,7 @@ pub fn render_release_with(
     let root_notes = format!("{}/templates/NOTES.txt", processed.name());
     let mut notes = String::new();
     for (k, v) in &files {
-        if k.ends_with("NOTES.txt") && (req.sub_notes || *k == root_notes) {
+        if is_notes(k) && (req.sub_notes || *k == root_notes) {
             if !notes.is_empty() {
                 notes.push('\n');
             }
@@ -176,7 +177,7 @@ pub fn render_release_with(
         }
     }
     // the render map without NOTES.txt, borrowed (the post-renderer's output is a map of its own)
-    let not_notes = |(k, _): &(&String, &String)| !k.ends_with("NOTES.txt");
+    let not_notes = |(k, _): &(&String, &String)| !is_notes(k);
     let (hooks, manifests) = match post {
         Some(pr) => {
             let templates: BTreeMap<String, String> = files

@@ -24,6 +24,26 @@ fn archive(dir: &tempfile::TempDir, files: &[(&str, &str)]) -> std::path::PathBu
     path
 }
 
+/// A release `r` in `default` of `chart` with `user` values, rendered by `engine`.
+fn request<'a>(chart: &'a ferry_chart::Chart, user: &'a Map, engine: Engine) -> RenderRequest<'a> {
+    RenderRequest {
+        chart,
+        user_values: user,
+        release: ReleaseOptions {
+            name: "r".into(),
+            namespace: "default".into(),
+            revision: 1,
+            is_install: true,
+            is_upgrade: false,
+        },
+        caps: Capabilities::default(),
+        engine,
+        include_crds: false,
+        sub_notes: false,
+        skip_schema_validation: false,
+    }
+}
+
 /// Renders the archive twice, with and without the templates parsed during loading.
 fn both(files: &[(&str, &str)]) -> [Result<Vec<(String, String)>, String>; 2] {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -35,26 +55,11 @@ fn both(files: &[(&str, &str)]) -> [Result<Vec<(String, String)>, String>; 2] {
             None => ferry_chart::load(&path),
         }
         .expect("chart loads");
-        let req = RenderRequest {
-            chart: &chart,
-            user_values: &Map::new(),
-            release: ReleaseOptions {
-                name: "r".into(),
-                namespace: "default".into(),
-                revision: 1,
-                is_install: true,
-                is_upgrade: false,
-            },
-            caps: Capabilities::default(),
-            engine: Engine {
-                preparsed: preparse.clone(),
-                ..Engine::default()
-            },
-            include_crds: false,
-            sub_notes: false,
-            skip_schema_validation: false,
+        let engine = Engine {
+            preparsed: preparse.clone(),
+            ..Engine::default()
         };
-        render_release(&req)
+        render_release(&request(&chart, &Map::new(), engine))
             .map(|r| r.files.into_iter().collect())
             .map_err(|e| e.to_string())
     })
@@ -127,23 +132,9 @@ fn files_left_compressed_render_the_same_and_are_read_only_when_reached() {
     let render = |chart: &ferry_chart::Chart, reach: bool| {
         let mut user = Map::new();
         user.insert("reach".to_string(), ferry_chart::Value::Bool(reach));
-        let req = RenderRequest {
-            chart,
-            user_values: &user,
-            release: ReleaseOptions {
-                name: "r".into(),
-                namespace: "default".into(),
-                revision: 1,
-                is_install: true,
-                is_upgrade: false,
-            },
-            caps: Capabilities::default(),
-            engine: Engine::default(),
-            include_crds: false,
-            sub_notes: false,
-            skip_schema_validation: false,
-        };
-        render_release(&req).map(|r| r.files).expect("renders")
+        render_release(&request(chart, &user, Engine::default()))
+            .map(|r| r.files)
+            .expect("renders")
     };
     let path = archive(
         &dir,

@@ -114,6 +114,15 @@ fn rendered(files: &[(&str, &str)]) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// The given files of a render, read ahead.
+fn read_ahead(files: &BTreeMap<String, String>, read: &[&str]) -> ReadAhead {
+    let mut ahead = ReadAhead::default();
+    for p in read {
+        ahead.read(p, &files[*p]);
+    }
+    ahead
+}
+
 #[test]
 fn sorting_with_files_read_ahead_equals_sorting_them_afterwards() {
     let files = rendered(&[
@@ -142,12 +151,8 @@ fn sorting_with_files_read_ahead_equals_sorting_them_afterwards() {
         vec!["c/templates/hook.yaml"],
         vec!["c/templates/a.yaml"],
     ] {
-        let mut ahead = ReadAhead::default();
-        for p in &read {
-            ahead.read(p, &files[*p]);
-        }
         assert_eq!(
-            sort_manifests_ahead(&files, INSTALL_ORDER, ahead),
+            sort_manifests_ahead(&files, INSTALL_ORDER, read_ahead(&files, &read)),
             plain,
             "{read:?}"
         );
@@ -174,12 +179,8 @@ fn the_first_bad_document_in_path_order_is_the_error_whichever_was_read_first() 
         vec!["c/templates/z.yaml"],
         vec!["c/templates/b.yaml", "c/templates/z.yaml"],
     ] {
-        let mut ahead = ReadAhead::default();
-        for p in &read {
-            ahead.read(p, &files[*p]);
-        }
         assert_eq!(
-            sort_manifests_ahead(&files, INSTALL_ORDER, ahead),
+            sort_manifests_ahead(&files, INSTALL_ORDER, read_ahead(&files, &read)),
             plain,
             "{read:?}"
         );
