@@ -59,4 +59,4 @@ pub use error::{Error, ExecError, FuncError, ParseError, Span};
 pub use exec::Ctx;
 pub use funcs::{Funcs, Function, NativeFn, Signature, html_escape, js_escape, query_escape};
 pub use template::{Limits, MissingKey, Preparsed, Templates};
-pub use value::{List, Map, Stringer, Struct, Type, TypeInfo, Value, is_true};
+pub use value::{List, Map, Stringer, Struct, Type, TypeInfo, Value, is_true, watch_shared_writes};

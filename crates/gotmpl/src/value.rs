@@ -8,8 +8,10 @@
 //! Maps are *reference* values like Go maps: a clone shares the entries, so a
 //! function that mutates a map (Sprig's `set`) is seen through every copy.
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::funcs::Function;
@@ -451,6 +453,32 @@ impl List {
     }
 }
 
+thread_local! {
+    /// The innermost [`watch_shared_writes`] call running on this thread (0: none), and
+    /// the oldest map it wrote to (by the number of the call that made it; `u64::MAX`:
+    /// none yet).
+    static WATCH: Cell<(u64, u64)> = const { Cell::new((0, u64::MAX)) };
+}
+
+/// Numbers the [`watch_shared_writes`] calls of the process, in the order they begin.
+static NEXT_WATCH: AtomicU64 = AtomicU64::new(1);
+
+/// Runs `f` (a template execution, say) and tells whether it wrote to any map that existed
+/// before `f` began: a map of the data it was given, or one reachable from it. Writes to
+/// maps `f` made itself (`dict`, `fromYaml`, …) don't count; entries a lazy map builds on
+/// first use are as old as the map. A renderer that runs templates side by side runs each
+/// under this: when none of them wrote a map it did not make, none could see another's
+/// writes, and running them one after the other would have given the same outputs.
+pub fn watch_shared_writes<T>(f: impl FnOnce() -> T) -> (T, bool) {
+    let id = NEXT_WATCH.fetch_add(1, Ordering::Relaxed);
+    let (outer, outer_oldest) = WATCH.replace((id, u64::MAX));
+    let out = f();
+    let (_, oldest) = WATCH.get();
+    // an enclosing call saw the same writes
+    WATCH.set((outer, outer_oldest.min(oldest)));
+    (out, oldest < id)
+}
+
 /// Builds a lazy map's entries on first use.
 type MapInit = Box<dyn FnOnce() -> BTreeMap<String, Value> + Send>;
 
@@ -460,6 +488,8 @@ struct MapInner {
     init: Mutex<Option<MapInit>>,
     elem: Type,
     ty: Option<Arc<TypeInfo>>,
+    /// The number of the [`watch_shared_writes`] call that made the map (0: none).
+    born: u64,
 }
 
 impl fmt::Debug for MapInner {
@@ -511,6 +541,7 @@ impl Map {
             init: Mutex::new(None),
             elem,
             ty,
+            born: WATCH.get().0,
         }))
     }
 
@@ -527,13 +558,18 @@ impl Map {
             init: Mutex::new(Some(Box::new(init))),
             elem,
             ty,
+            born: WATCH.get().0,
         }))
     }
 
     fn entries_lock(&self) -> &RwLock<BTreeMap<String, Value>> {
         self.0.entries.get_or_init(|| {
             let init = self.0.init.lock().unwrap_or_else(|e| e.into_inner()).take();
-            RwLock::new(init.map(|f| f()).unwrap_or_default())
+            // what the entries hold is as old as the map itself
+            let watch = WATCH.replace((self.0.born, u64::MAX));
+            let entries = init.map(|f| f()).unwrap_or_default();
+            WATCH.set(watch);
+            RwLock::new(entries)
         })
     }
 
@@ -547,6 +583,10 @@ impl Map {
 
     /// Write access to the entries (Go maps are mutable through any copy).
     pub fn write(&self) -> RwLockWriteGuard<'_, BTreeMap<String, Value>> {
+        let (watch, oldest) = WATCH.get();
+        if watch != 0 && self.0.born < oldest {
+            WATCH.set((watch, self.0.born));
+        }
         self.entries_lock()
             .write()
             .unwrap_or_else(|e| e.into_inner())

@@ -320,3 +320,79 @@ fn a_clone_parses_over_the_shared_trees_without_changing_the_original() {
     assert_eq!(deeper.execute("x", &Value::Nil).unwrap(), "x:A3B");
     assert_eq!(deeper.names(), ["a", "b", "main", "x", "z"]);
 }
+
+#[test]
+fn writes_to_maps_older_than_a_watch_are_reported() {
+    use ferry_gotmpl::watch_shared_writes;
+    let mut f = funcs();
+    f.add(
+        "put",
+        Signature::new([Type::map(), Type::String, Type::Interface], Type::String),
+        |_, a| {
+            if let Value::Map(m) = &a[0] {
+                m.insert(a[1].as_str().unwrap_or_default(), a[2].clone());
+            }
+            Ok(Value::from(""))
+        },
+    );
+    f.add("fresh", Signature::new([], Type::map()), |_, _| {
+        Ok(Value::Map(Map::new()))
+    });
+    let mut t = Templates::new(f).with_missing_key(MissingKey::Zero);
+    t.parse("data", r#"{{ put .m "k" 1 }}{{ .m.k }}"#).unwrap();
+    t.parse("nested", r#"{{ put .m.inner "k" 2 }}{{ .m.inner.k }}"#)
+        .unwrap();
+    t.parse("own", r#"{{ $d := fresh }}{{ put $d "k" 3 }}{{ $d.k }}"#)
+        .unwrap();
+    t.parse("read", r#"{{ .m.inner }}"#).unwrap();
+    let data = || {
+        Value::map([(
+            "m",
+            Value::map([("inner", Value::map([("x", Value::Int(0))]))]),
+        )])
+    };
+    let run = |name: &str, d: &Value| watch_shared_writes(|| t.execute(name, d).unwrap());
+    // writing the data's map, or a map inside it, is a shared write; the write happened
+    let d = data();
+    assert_eq!(run("data", &d), ("1".to_string(), true));
+    assert_eq!(t.execute("read", &d).unwrap(), "map[x:0]");
+    assert_eq!(run("nested", &d), ("2".to_string(), true));
+    // a map the execution made is its own; reading is no write
+    assert_eq!(run("own", &d), ("3".to_string(), false));
+    assert_eq!(run("read", &d), ("map[k:2 x:0]".to_string(), false));
+    // a map made in an earlier watch is older than a later one
+    let (made, _) = watch_shared_writes(Map::new);
+    let (_, wrote) = watch_shared_writes(|| made.insert("k", Value::Int(1)));
+    assert!(wrote);
+    // a nested watch: the inner map is the outer call's own; the outer sees the inner's writes
+    let (wrote_inner, wrote_outer) = watch_shared_writes(|| {
+        let own = Map::new();
+        let (_, a) = watch_shared_writes(|| own.insert("k", Value::Int(1)));
+        let (_, b) = watch_shared_writes(|| Map::new().insert("k", Value::Int(1)));
+        assert!(!b);
+        a
+    });
+    assert!(wrote_inner && !wrote_outer);
+    let (_, outer) = watch_shared_writes(|| watch_shared_writes(|| made.insert("j", Value::Nil)));
+    assert!(outer);
+    // entries of a lazy map are as old as the map: writing them inside a watch is shared
+    let lazy = Map::lazy(
+        || {
+            [("inner".to_string(), Value::Map(Map::new()))]
+                .into_iter()
+                .collect()
+        },
+        Type::Interface,
+        None,
+    );
+    let (_, wrote) = watch_shared_writes(|| {
+        let Some(Value::Map(inner)) = lazy.get("inner") else {
+            unreachable!()
+        };
+        inner.insert("k", Value::Int(1));
+    });
+    assert!(wrote);
+    // outside any watch, nothing is tracked and nothing leaks into the next watch
+    made.insert("z", Value::Nil);
+    assert!(!watch_shared_writes(|| ()).1);
+}

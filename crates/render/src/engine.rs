@@ -97,7 +97,7 @@ pub(crate) fn go_frames(err: &ferry_gotmpl::Error) -> Vec<Frame> {
 }
 
 /// Finds the source text of a template by path.
-pub(crate) type Texts<'a> = dyn Fn(&str) -> Option<&'a str> + 'a;
+pub(crate) type Texts<'a> = dyn Fn(&str) -> Option<&'a str> + Sync + 'a;
 
 /// The widest stretch of a source line shown around the caret.
 const SNIPPET_WIDTH: usize = 160;
@@ -184,6 +184,9 @@ pub struct Engine {
     pub exit_after: bool,
     /// Templates parsed while the chart was read ([`Preparse`]); the render parses the rest.
     pub preparsed: Option<Arc<Preparse>>,
+    /// Threads that execute templates ([`Engine::render`]); `None`: all cores but two, at
+    /// most 4, at least 1. Whatever the number, the output is that of Helm's order.
+    pub exec_threads: Option<usize>,
 }
 
 /// Parses a chart's templates on a thread of its own while the chart is still being read:
@@ -299,7 +302,11 @@ impl Engine {
     /// Renders a processed chart tree (after dependency processing) with its coalesced
     /// `.Values`; returns Helm's render map `{template path: output}` (partials excluded).
     /// Runs on a thread of its own with a large stack, so deep template recursion ends in
-    /// an error and never in a stack overflow.
+    /// an error and never in a stack overflow. Where the machine has more than one core,
+    /// other threads execute templates from the end of Helm's order meanwhile; their outputs
+    /// are kept only when no template wrote to a map it did not make (`.Values`, a chart's
+    /// context), so the result is always that of Helm's one-by-one order. With custom
+    /// functions, all templates run on the one thread.
     pub fn render(
         &self,
         chart: &Chart,
@@ -312,9 +319,11 @@ impl Engine {
 
     /// [`Engine::render`] that shows the caller each Go template's output as soon as it is
     /// rendered, while the render goes on: `on_file(path, text)` runs on the caller's thread
-    /// (idle otherwise) with exactly the text the returned map holds for `path`, so the
-    /// manifest stage can read documents before the last template ran. Partials are not
-    /// shown, nor `.j2` templates (rendered after all Go templates).
+    /// (idle otherwise), so the manifest stage can read documents before the last template
+    /// ran. The last text shown for a path is the one the returned map holds; an earlier one
+    /// may come from a run on another thread that was then redone in Helm's order (see
+    /// [`Engine::render`]). Partials are not shown, nor `.j2` templates (rendered after all
+    /// Go templates).
     pub fn render_observed(
         &self,
         chart: &Chart,
@@ -372,16 +381,7 @@ impl Engine {
         caps: &Capabilities,
         observer: Option<&std::sync::mpsc::Sender<(String, String)>>,
     ) -> Result<BTreeMap<String, String>, TemplateError> {
-        let top = Map::from_entries([
-            (
-                "Values",
-                Value::Map(map_to_tmpl(values, Some(values_type()))),
-            ),
-            ("Release", release.to_value()),
-            ("Capabilities", caps.to_value()),
-        ]);
-        let mut tpls: BTreeMap<String, Renderable> = BTreeMap::new();
-        rec_all_tpls(chart, &mut tpls, &top, true, chart.name());
+        let (top, tpls) = contexts(chart, values, release, caps);
 
         let mut funcs = helm_funcs(self.lookup.clone());
         if let Some(custom) = &self.custom {
@@ -425,55 +425,60 @@ impl Engine {
         };
         set.parse_many_with(&go, &mut |text| ready.remove(&text_ptr(text)))
             .map_err(|(i, e)| error(go[i].0, &e))?;
-        let mut state = RenderState {
-            strict: self.strict,
-            ..Default::default()
-        };
         let mut out = BTreeMap::new();
-        let mut jinja = Vec::new();
+        let (mut jinja_keys, mut jobs) = (Vec::new(), Vec::new());
         for k in keys {
-            let base = k.rsplit('/').next().unwrap_or(k);
             if crate::jinja::is_jinja(k) {
-                let r = &tpls[k];
-                jinja.push(crate::jinja::Source {
+                jinja_keys.push(k);
+            } else if !k.rsplit('/').next().unwrap_or(k).starts_with('_') {
+                jobs.push(k);
+            }
+        }
+        let run = |k: &str, dot: &Map, state: &mut RenderState| {
+            let text = set
+                .execute_with(k, &Value::Map(dot.clone()), state)
+                .map_err(|e| error(k, &e))?;
+            // most files hold no `<no value>`: they keep their buffer
+            Ok::<_, TemplateError>(if text.contains("<no value>") {
+                text.replace("<no value>", "")
+            } else {
+                text
+            })
+        };
+        // custom functions may count on Helm's one-by-one order: they run as Helm runs them
+        let threads = match self.exec_threads {
+            _ if self.custom.is_some() || jobs.len() < MIN_PARALLEL_JOBS => 1,
+            Some(n) => n,
+            None => std::thread::available_parallelism()
+                .map_or(1, |n| n.get().saturating_sub(RESERVED_CORES))
+                .min(MAX_DEFAULT_THREADS),
+        };
+        let private = || contexts(chart, values, release, caps).1;
+        let texts_out = execute_all(
+            &jobs,
+            threads.saturating_sub(1),
+            &tpls,
+            &private,
+            self.strict,
+            &run,
+            observer,
+        )?;
+        for (k, text) in jobs.iter().zip(texts_out) {
+            out.insert((*k).clone(), text);
+        }
+        let used = &tpls;
+        let mut jinja: Vec<_> = jinja_keys
+            .into_iter()
+            .map(|k| {
+                let r = &used[k.as_str()];
+                crate::jinja::Source {
                     path: k.clone(),
                     text: r.text.to_string(),
                     dot: r.vals.clone(),
                     base_path: r.base_path.clone(),
-                });
-                continue;
-            }
-            if base.starts_with('_') {
-                continue;
-            }
-            let r = &tpls[k];
-            r.vals.insert(
-                "Template",
-                Value::Map(Map::with_type(
-                    [
-                        ("Name".to_string(), Value::string(k.as_str())),
-                        ("BasePath".to_string(), Value::string(r.base_path.as_str())),
-                    ]
-                    .into_iter()
-                    .collect(),
-                    Type::Interface,
-                    Some(values_type()),
-                )),
-            );
-            let text = set
-                .execute_with(k, &Value::Map(r.vals.clone()), &mut state)
-                .map_err(|e| error(k, &e))?;
-            // most files hold no `<no value>`: they keep their buffer
-            let text = if text.contains("<no value>") {
-                text.replace("<no value>", "")
-            } else {
-                text
-            };
-            if let Some(tx) = observer {
-                let _ = tx.send((k.clone(), text.clone()));
-            }
-            out.insert(k.clone(), text);
-        }
+                }
+            })
+            .collect();
         if !jinja.is_empty() {
             jinja.sort_by(|a, b| a.path.cmp(&b.path));
             for (name, text) in crate::jinja::render(&jinja, &set, self.strict, texts)? {
@@ -501,6 +506,178 @@ impl Engine {
         }
         Ok(out)
     }
+}
+
+/// The top context (`.Values`, `.Release`, `.Capabilities`) and, through [`rec_all_tpls`],
+/// every template with its chart's context.
+fn contexts(
+    chart: &Chart,
+    values: &CMap,
+    release: &ReleaseOptions,
+    caps: &Capabilities,
+) -> (Map, BTreeMap<String, Renderable>) {
+    let top = Map::from_entries([
+        (
+            "Values",
+            Value::Map(map_to_tmpl(values, Some(values_type()))),
+        ),
+        ("Release", release.to_value()),
+        ("Capabilities", caps.to_value()),
+    ]);
+    let mut tpls: BTreeMap<String, Renderable> = BTreeMap::new();
+    rec_all_tpls(chart, &mut tpls, &top, true, chart.name());
+    (top, tpls)
+}
+
+/// `.Template` of the template at `path`.
+fn template_value(path: &str, base_path: &str) -> Value {
+    Value::Map(Map::with_type(
+        [
+            ("Name".to_string(), Value::string(path)),
+            ("BasePath".to_string(), Value::string(base_path)),
+        ]
+        .into_iter()
+        .collect(),
+        Type::Interface,
+        Some(values_type()),
+    ))
+}
+
+/// Fewest templates to render for the render to use more than one thread.
+const MIN_PARALLEL_JOBS: usize = 4;
+/// Cores [`Engine::exec_threads`]' default leaves to other work: the caller's thread (which
+/// reads rendered documents while the render runs, [`Engine::render_observed`]) and the
+/// parsing and loading around the render. On 2 cores, a second executing thread made
+/// `ferry template` slower (measured), so the default executes on one thread there.
+const RESERVED_CORES: usize = 2;
+/// Most threads the default executes templates on.
+const MAX_DEFAULT_THREADS: usize = 4;
+
+/// What executes one template: `(path, its context, the thread's render state)`.
+type RunOne<'a> = dyn Fn(&str, &Map, &mut RenderState) -> Result<String, TemplateError> + Sync + 'a;
+
+/// Executes `jobs` as Helm does, one after the other in their order, each chart's context
+/// shared by its templates (what one writes into it, the next sees), and returns their
+/// outputs in that order, or the first error.
+///
+/// With `helpers`, those threads execute templates from the end of the order meanwhile,
+/// each on contexts of its own (`private`), each template with a context of its own (its
+/// chart's entries and its `.Template`), and watched ([`ferry_gotmpl::watch_shared_writes`]),
+/// while this thread goes on from the start until the two meet. When no template wrote to
+/// a map it did not make (a context, `.Values`, …), none could see another's work and the
+/// helpers' outputs are those of Helm's order; otherwise this thread executes the helpers'
+/// share again itself, in order, on the contexts its own templates left.
+fn execute_all(
+    jobs: &[&String],
+    helpers: usize,
+    tpls: &BTreeMap<String, Renderable>,
+    private: &(dyn Fn() -> BTreeMap<String, Renderable> + Sync),
+    strict: bool,
+    run: &RunOne<'_>,
+    observer: Option<&std::sync::mpsc::Sender<(String, String)>>,
+) -> Result<Vec<String>, TemplateError> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Mutex, OnceLock};
+    // the next template from the start, and the end of what is left
+    let claims = Mutex::new((0usize, jobs.len()));
+    let claim = |from_end: bool| {
+        let mut c = claims.lock().unwrap_or_else(|e| e.into_inner());
+        if c.0 >= c.1 {
+            return None;
+        }
+        Some(if from_end {
+            c.1 -= 1;
+            c.1
+        } else {
+            c.0 += 1;
+            c.0 - 1
+        })
+    };
+    let shared_write = AtomicBool::new(false);
+    let stop = AtomicBool::new(false);
+    let slots: Vec<OnceLock<Result<String, TemplateError>>> =
+        jobs.iter().map(|_| OnceLock::new()).collect();
+    let send = |k: &String, text: &String| {
+        if let Some(tx) = observer {
+            let _ = tx.send((k.clone(), text.clone()));
+        }
+    };
+    let mut state = RenderState {
+        strict,
+        ..Default::default()
+    };
+    let mut in_order = |k: &String, watch: bool| {
+        let r = &tpls[k.as_str()];
+        r.vals.insert("Template", template_value(k, &r.base_path));
+        let text = if watch {
+            let (text, wrote) = ferry_gotmpl::watch_shared_writes(|| run(k, &r.vals, &mut state));
+            if wrote {
+                shared_write.store(true, Ordering::Relaxed);
+            }
+            text?
+        } else {
+            run(k, &r.vals, &mut state)?
+        };
+        send(k, &text);
+        Ok::<_, TemplateError>(text)
+    };
+    let helper = || {
+        let tpls = private();
+        let mut state = RenderState {
+            strict,
+            ..Default::default()
+        };
+        while !shared_write.load(Ordering::Relaxed) && !stop.load(Ordering::Relaxed) {
+            let Some(j) = claim(true) else { break };
+            let (k, r) = (jobs[j], &tpls[jobs[j].as_str()]);
+            let mut entries = r.vals.read().clone();
+            entries.insert("Template".into(), template_value(k, &r.base_path));
+            let dot = Map::with_type(entries, Type::Interface, Some(values_type()));
+            let (result, wrote) = ferry_gotmpl::watch_shared_writes(|| run(k, &dot, &mut state));
+            if wrote {
+                shared_write.store(true, Ordering::Relaxed);
+                break;
+            }
+            if let Ok(text) = &result {
+                send(k, text);
+            }
+            let _ = slots[j].set(result);
+        }
+    };
+    let mut out = Vec::with_capacity(jobs.len());
+    let first_theirs = std::thread::scope(|scope| {
+        for n in 0..helpers {
+            let spawned = std::thread::Builder::new()
+                .name(format!("ferry-render-{}", n + 1))
+                .stack_size(THREAD_STACK)
+                .spawn_scoped(scope, helper);
+            if spawned.is_err() {
+                break;
+            }
+        }
+        while let Some(i) = claim(false) {
+            match in_order(jobs[i], helpers > 0) {
+                Ok(text) => out.push(text),
+                Err(e) => {
+                    stop.store(true, Ordering::Relaxed);
+                    return Err(e);
+                }
+            }
+        }
+        Ok(out.len())
+    })?;
+    let trust_helpers = !shared_write.load(Ordering::Relaxed);
+    for (k, slot) in jobs[first_theirs..]
+        .iter()
+        .zip(slots.into_iter().skip(first_theirs))
+    {
+        match slot.into_inner() {
+            Some(result) if trust_helpers => out.push(result?),
+            // written shared maps, or a template a helper gave up: executed here, in order
+            _ => out.push(in_order(k, false)?),
+        }
+    }
+    Ok(out)
 }
 
 /// `recAllTpls`: the context of each chart, and its templates keyed by full path.

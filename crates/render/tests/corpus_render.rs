@@ -45,6 +45,10 @@ fn same(a: &str, b: &str) -> Result<(), String> {
     Ok(())
 }
 
+fn threads_label(t: Option<usize>) -> String {
+    t.map_or("default".into(), |n| n.to_string())
+}
+
 #[test]
 fn corpus_renders_as_helm() {
     let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared");
@@ -57,7 +61,7 @@ fn corpus_renders_as_helm() {
         .map(|e| e.unwrap().path())
         .collect();
     dirs.sort();
-    let (mut passed, mut failures) = (0, Vec::new());
+    let (mut passed, mut failures) = ([0, 0], Vec::new());
     for dir in &dirs {
         let name = dir.file_name().unwrap().to_string_lossy().into_owned();
         let case: serde_json::Value =
@@ -76,62 +80,75 @@ fn corpus_renders_as_helm() {
         };
         let user = opts.merge(&mut |p| std::fs::read(p)).unwrap();
         let is_install = case["is_install"].as_bool().unwrap_or(true);
-        let req = RenderRequest {
-            chart: &chart,
-            user_values: &user,
-            release: ReleaseOptions {
-                name: case["release"].as_str().unwrap_or("release").into(),
-                namespace: case["namespace"].as_str().unwrap_or("default").into(),
-                revision: case["revision"].as_i64().unwrap_or(1),
-                is_install,
-                is_upgrade: !is_install,
-            },
-            caps: Capabilities::default(),
-            engine: Engine::default(),
-            include_crds: false,
-            sub_notes: false,
-            skip_schema_validation: false,
-        };
-        let result = render_release(&req);
-        let expected = |f: &str| std::fs::read_to_string(dir.join("expected").join(f)).ok();
-        let verdict: Result<(), String> = match (result, expected("error.txt")) {
-            (Err(e), Some(want)) => {
-                let got = e.to_string();
-                if got.trim_end() == want.trim_end() {
+        // the default (one executing thread on 2 cores), then three threads side by side
+        for (run, exec_threads) in [None, Some(3)].into_iter().enumerate() {
+            let req = RenderRequest {
+                chart: &chart,
+                user_values: &user,
+                release: ReleaseOptions {
+                    name: case["release"].as_str().unwrap_or("release").into(),
+                    namespace: case["namespace"].as_str().unwrap_or("default").into(),
+                    revision: case["revision"].as_i64().unwrap_or(1),
+                    is_install,
+                    is_upgrade: !is_install,
+                },
+                caps: Capabilities::default(),
+                engine: Engine {
+                    exec_threads,
+                    ..Engine::default()
+                },
+                include_crds: false,
+                sub_notes: false,
+                skip_schema_validation: false,
+            };
+            let result = render_release(&req);
+            let expected = |f: &str| std::fs::read_to_string(dir.join("expected").join(f)).ok();
+            let verdict: Result<(), String> = match (result, expected("error.txt")) {
+                (Err(e), Some(want)) => {
+                    let got = e.to_string();
+                    if got.trim_end() == want.trim_end() {
+                        Ok(())
+                    } else {
+                        Err(format!("error {got:?} vs helm {want:?}"))
+                    }
+                }
+                (Ok(_), Some(want)) => Err(format!("rendered, but helm failed: {want}")),
+                (Err(e), None) => Err(format!("failed: {e}")),
+                (Ok(r), None) => (|| {
+                    let want: BTreeMap<String, String> =
+                        serde_json::from_str(&expected("render.json").unwrap()).unwrap();
+                    let keys_ours: Vec<&String> = r.files.keys().collect();
+                    let keys_helm: Vec<&String> = want.keys().collect();
+                    if keys_ours != keys_helm {
+                        return Err(format!("templates differ: {keys_ours:?} vs {keys_helm:?}"));
+                    }
+                    for (k, v) in &want {
+                        same(&r.files[k], v).map_err(|e| format!("{k}: {e}"))?;
+                    }
+                    if let Some(m) = expected("manifest.yaml") {
+                        same(&r.manifest, &m).map_err(|e| format!("manifest: {e}"))?;
+                    }
+                    if let Some(n) = expected("notes.txt") {
+                        same(&r.notes, &n).map_err(|e| format!("notes: {e}"))?;
+                    }
                     Ok(())
-                } else {
-                    Err(format!("error {got:?} vs helm {want:?}"))
-                }
+                })(),
+            };
+            match verdict {
+                Ok(()) => passed[run] += 1,
+                Err(e) => failures.push(format!(
+                    "{name} ({} threads): {e}",
+                    threads_label(exec_threads)
+                )),
             }
-            (Ok(_), Some(want)) => Err(format!("rendered, but helm failed: {want}")),
-            (Err(e), None) => Err(format!("failed: {e}")),
-            (Ok(r), None) => (|| {
-                let want: BTreeMap<String, String> =
-                    serde_json::from_str(&expected("render.json").unwrap()).unwrap();
-                let keys_ours: Vec<&String> = r.files.keys().collect();
-                let keys_helm: Vec<&String> = want.keys().collect();
-                if keys_ours != keys_helm {
-                    return Err(format!("templates differ: {keys_ours:?} vs {keys_helm:?}"));
-                }
-                for (k, v) in &want {
-                    same(&r.files[k], v).map_err(|e| format!("{k}: {e}"))?;
-                }
-                if let Some(m) = expected("manifest.yaml") {
-                    same(&r.manifest, &m).map_err(|e| format!("manifest: {e}"))?;
-                }
-                if let Some(n) = expected("notes.txt") {
-                    same(&r.notes, &n).map_err(|e| format!("notes: {e}"))?;
-                }
-                Ok(())
-            })(),
-        };
-        match verdict {
-            Ok(()) => passed += 1,
-            Err(e) => failures.push(format!("{name}: {e}")),
         }
     }
     println!(
-        "corpus render: {passed} of {} cases identical to helm",
+        "corpus render: {} of {} cases identical to helm (default threads); {} of {} with \
+         3 threads executing templates",
+        passed[0],
+        dirs.len(),
+        passed[1],
         dirs.len()
     );
     std::fs::write(
@@ -143,8 +160,10 @@ fn corpus_renders_as_helm() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
-    assert!(
-        passed >= min,
-        "only {passed} corpus cases pass, expected at least {min}"
-    );
+    for passed in passed {
+        assert!(
+            passed >= min,
+            "only {passed} corpus cases pass, expected at least {min}"
+        );
+    }
 }

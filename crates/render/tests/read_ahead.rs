@@ -6,28 +6,10 @@ use std::collections::BTreeMap;
 use ferry_chart::Map;
 use ferry_chart::coalesce::{Warnings, computed_values};
 use ferry_render::manifest::{INSTALL_ORDER, ReadAhead, sort_manifests_ahead, sort_manifests_of};
-use ferry_render::{Capabilities, Engine, ReleaseOptions};
+use ferry_render::{Capabilities, Engine};
 
-fn chart(files: &[(&str, &str)]) -> (tempfile::TempDir, ferry_chart::Chart) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    for (name, text) in files {
-        let path = dir.path().join(name);
-        std::fs::create_dir_all(path.parent().expect("a parent")).expect("dirs");
-        std::fs::write(path, text).expect("file written");
-    }
-    let chart = ferry_chart::load(dir.path()).expect("chart loads");
-    (dir, chart)
-}
-
-fn release() -> ReleaseOptions {
-    ReleaseOptions {
-        name: "r".into(),
-        namespace: "default".into(),
-        revision: 1,
-        is_install: true,
-        is_upgrade: false,
-    }
-}
+mod common;
+use common::{chart, release};
 
 type Observed = Vec<(String, String)>;
 
