@@ -18,9 +18,11 @@ fn main() {
     let path = args.next().expect(usage);
     let out_bytes: usize = args.next().and_then(|s| s.parse().ok()).expect(usage);
     let archive = std::fs::read(&path).expect("archive readable");
-    let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(&archive[..]));
+    // tar over the stream as ferry reads it (skipping without zeroing a buffer per entry)
+    let gz = flate2::read::GzDecoder::new(&archive[..]);
+    let mut tar = tar::Archive::new(ferry_chart::ForwardStream::new(gz));
     let mut files: Vec<(String, Vec<u8>)> = Vec::new();
-    for entry in tar.entries().expect("a tar archive") {
+    for entry in tar.entries_with_seek().expect("a tar archive") {
         let mut entry = entry.expect("a tar entry");
         let name = entry
             .path()

@@ -37,9 +37,9 @@ pub mod yaml;
 
 pub use error::{Error, Result};
 pub use load::{
-    Chart, File, LAZY_FILE_SIZE, MAX_DECOMPRESSED_CHART_SIZE, MAX_DECOMPRESSED_FILE_SIZE,
-    archive_files, clean_path, load, load_archive, load_archive_file, load_dir, load_files,
-    load_observed, load_observed_lazily, validate_metadata,
+    Chart, File, ForwardStream, LAZY_FILE_SIZE, MAX_DECOMPRESSED_CHART_SIZE,
+    MAX_DECOMPRESSED_FILE_SIZE, archive_files, clean_path, load, load_archive, load_archive_file,
+    load_dir, load_files, load_observed, load_observed_lazily, validate_metadata,
 };
 pub use metadata::{Dependency, Lock, Maintainer, Metadata};
 pub use value::{Map, Value};

@@ -1,6 +1,6 @@
 //! Loading charts from directories, `.tgz` archives and in-memory files, as Helm's loader.
 
-use std::io::Read;
+use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
@@ -93,8 +93,10 @@ impl LazyFiles {
     fn read(&self) -> Vec<Content> {
         let wanted: &[usize] = self.entries.get().map(Vec::as_slice).unwrap_or_default();
         let mut out = Vec::with_capacity(wanted.len());
-        let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(&self.archive[..]));
-        if let Ok(entries) = tar.entries() {
+        let mut tar = tar::Archive::new(ForwardStream::new(flate2::read::GzDecoder::new(
+            &self.archive[..],
+        )));
+        if let Ok(entries) = tar.entries_with_seek() {
             let mut next = wanted.iter().peekable();
             for (i, entry) in entries.enumerate() {
                 let Some(&&want) = next.peek() else { break };
@@ -328,6 +330,59 @@ fn files_only(mut n: &str) -> bool {
     ) && !n.starts_with("templates/")
 }
 
+/// A forward-only stream that tar may "seek" in (`tar::Archive::entries_with_seek`), to
+/// skip what is left of an entry: the skipped bytes are read into one buffer and dropped.
+/// (Without a seek, tar skips through a 32 KiB buffer it zeroes for every entry, even when
+/// nothing is left to skip: 3% of the instructions of `ferry template` on
+/// kube-prometheus-stack.) Tar only seeks forward from where it is; other seeks fail.
+pub struct ForwardStream<R> {
+    inner: R,
+    pos: u64,
+    scratch: Vec<u8>,
+}
+
+impl<R: Read> ForwardStream<R> {
+    /// Wraps a stream read from its start.
+    pub fn new(inner: R) -> Self {
+        ForwardStream {
+            inner,
+            pos: 0,
+            scratch: Vec::new(),
+        }
+    }
+}
+
+impl<R: Read> Read for ForwardStream<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl<R: Read> Seek for ForwardStream<R> {
+    fn seek(&mut self, to: SeekFrom) -> std::io::Result<u64> {
+        let unsupported = || std::io::Error::other("the archive stream only skips forward");
+        let SeekFrom::Current(by) = to else {
+            return Err(unsupported());
+        };
+        let mut left = u64::try_from(by).map_err(|_| unsupported())?;
+        if left > 0 && self.scratch.is_empty() {
+            self.scratch = vec![0; 32 << 10];
+        }
+        while left > 0 {
+            let n = left.min(self.scratch.len() as u64) as usize;
+            let got = self.inner.read(&mut self.scratch[..n])?;
+            if got == 0 {
+                return Err(std::io::Error::other("unexpected EOF during skip"));
+            }
+            left -= got as u64;
+            self.pos += got as u64;
+        }
+        Ok(self.pos)
+    }
+}
+
 fn archive_files_observed(
     data: &[u8],
     origin: &str,
@@ -335,9 +390,9 @@ fn archive_files_observed(
     lazy: Option<&Arc<LazyFiles>>,
 ) -> Result<Vec<File>> {
     let gz = flate2::read::GzDecoder::new(data);
-    let mut tar = tar::Archive::new(gz);
+    let mut tar = tar::Archive::new(ForwardStream::new(gz));
     let entries = tar
-        .entries()
+        .entries_with_seek()
         .map_err(|e| Error::archive(origin, format!("corrupt archive: {e}")))?;
     let mut remaining = MAX_DECOMPRESSED_CHART_SIZE;
     let mut files = Vec::new();
