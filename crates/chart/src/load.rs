@@ -93,9 +93,7 @@ impl LazyFiles {
     fn read(&self) -> Vec<Content> {
         let wanted: &[usize] = self.entries.get().map(Vec::as_slice).unwrap_or_default();
         let mut out = Vec::with_capacity(wanted.len());
-        let mut tar = tar::Archive::new(ForwardStream::new(flate2::read::GzDecoder::new(
-            &self.archive[..],
-        )));
+        let mut tar = tar_of(&self.archive);
         if let Ok(entries) = tar.entries_with_seek() {
             let mut next = wanted.iter().peekable();
             for (i, entry) in entries.enumerate() {
@@ -383,14 +381,18 @@ impl<R: Read> Seek for ForwardStream<R> {
     }
 }
 
+/// The tar inside gzipped `data`, to read with `entries_with_seek`.
+fn tar_of(data: &[u8]) -> tar::Archive<ForwardStream<flate2::read::GzDecoder<&[u8]>>> {
+    tar::Archive::new(ForwardStream::new(flate2::read::GzDecoder::new(data)))
+}
+
 fn archive_files_observed(
     data: &[u8],
     origin: &str,
     on_file: &mut dyn FnMut(&File),
     lazy: Option<&Arc<LazyFiles>>,
 ) -> Result<Vec<File>> {
-    let gz = flate2::read::GzDecoder::new(data);
-    let mut tar = tar::Archive::new(ForwardStream::new(gz));
+    let mut tar = tar_of(data);
     let entries = tar
         .entries_with_seek()
         .map_err(|e| Error::archive(origin, format!("corrupt archive: {e}")))?;

@@ -466,11 +466,10 @@ impl Engine {
         for (k, text) in jobs.iter().zip(texts_out) {
             out.insert((*k).clone(), text);
         }
-        let used = &tpls;
         let mut jinja: Vec<_> = jinja_keys
             .into_iter()
             .map(|k| {
-                let r = &used[k.as_str()];
+                let r = &tpls[k.as_str()];
                 crate::jinja::Source {
                     path: k.clone(),
                     text: r.text.to_string(),
