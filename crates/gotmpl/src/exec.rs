@@ -8,7 +8,7 @@ use crate::funcs::{Builtin, Function, html_escape, js_escape, query_escape};
 use crate::gofmt;
 use crate::parse::{
     ActionNode, Arg, BranchNode, CommandNode, ListNode, Node, NumberNode, PipeNode, TemplateNode,
-    Tree, VariableNode,
+    Tree, VariableNode, WithSource,
 };
 use crate::template::{MissingKey, Templates};
 use crate::value::{List, Type, Value};
@@ -108,26 +108,21 @@ impl Cur<'_> {
     fn pos(&self) -> Option<usize> {
         Some(match self {
             Cur::None => return None,
-            Cur::Node(n) => match n {
-                Node::Text(_) => 0,
-                Node::Action(a) => a.pos,
-                Node::If(b) | Node::With(b) | Node::Range(b) => b.pos,
-                Node::Template(t) => t.pos,
-                Node::Break(p) | Node::Continue(p) => *p,
-            },
-            Cur::Action(a) => a.pos,
-            Cur::Pipe(p) => p.pos,
-            Cur::Cmd(c) => c.pos,
+            Cur::Node(n) => n.pos(),
+            Cur::Action(a) => a.pipe.pos as usize,
+            Cur::Pipe(p) => p.pos as usize,
+            Cur::Cmd(c) => c.pos as usize,
             Cur::Arg(a) => a.pos(),
-            Cur::Var(v) => v.pos,
-            Cur::Tmpl(t) => t.pos,
+            Cur::Var(v) => v.pos as usize,
+            Cur::Tmpl(t) => t.pos as usize,
         })
     }
 
-    fn context(&self) -> String {
+    /// Go's `String()` of the node; `src` is the source of the tree it is in.
+    fn context(&self, src: &str) -> String {
         match self {
             Cur::None => String::new(),
-            Cur::Node(n) => n.to_string(),
+            Cur::Node(n) => WithSource(*n, src).to_string(),
             Cur::Action(a) => format!("{{{{{}}}}}", a.pipe),
             Cur::Pipe(p) => p.to_string(),
             Cur::Cmd(c) => c.to_string(),
@@ -290,7 +285,7 @@ impl<'a> State<'a> {
                 name: self.tmpl.name.to_string(),
                 location: self.tmpl.parse_name.to_string(),
                 span: Span::at(&self.tmpl.text, pos),
-                context: self.node.context(),
+                context: self.node.context(&self.tmpl.text),
                 message,
                 source,
             })),
@@ -375,14 +370,15 @@ impl<'a> State<'a> {
     fn walk(&mut self, dot: &RV, node: &'a Node) -> R<Flow> {
         self.at(Cur::Node(node));
         match node {
-            Node::Text(t) => {
-                self.out.push_str(t);
+            Node::Text { start, end } => {
+                self.out
+                    .push_str(&self.tmpl.text[*start as usize..*end as usize]);
                 return Ok(Flow::Normal);
             }
             _ => self.step()?,
         }
         match node {
-            Node::Text(_) => {}
+            Node::Text { .. } => {}
             Node::Action(a) => {
                 let val = self.eval_pipeline(dot, Some(&a.pipe))?;
                 if a.pipe.decl.is_empty() {
@@ -603,7 +599,7 @@ impl<'a> State<'a> {
             Arg::Dot(_) => Ok(dot.clone()),
             Arg::Nil(_) => Err(self.errorf("nil is not a command")),
             Arg::Number(n) => self.ideal_constant(first, n),
-            Arg::String { value, .. } => Ok(RV::Val(value.clone(), false)),
+            Arg::String { value, .. } => Ok(RV::Val(Value::String(value.clone()), false)),
             _ => Err(self.errorf(format!(
                 "can't evaluate command {}",
                 gofmt::quote(&first.to_string())
@@ -1077,13 +1073,13 @@ impl<'a> State<'a> {
                 _ => Err(self.errorf(format!("expected unsigned integer; found {n}"))),
             },
             Type::String => match n {
-                Arg::String { value, .. } => Ok(RV::Val(value.clone(), false)),
+                Arg::String { value, .. } => Ok(RV::Val(Value::String(value.clone()), false)),
                 _ => Err(self.errorf(format!("expected string; found {n}"))),
             },
             Type::Interface | Type::Reflect => match n {
                 Arg::Bool(_, b) => Ok(RV::Val(Value::Bool(*b), false)),
                 Arg::Number(num) => self.ideal_constant(n, num),
-                Arg::String { value, .. } => Ok(RV::Val(value.clone(), false)),
+                Arg::String { value, .. } => Ok(RV::Val(Value::String(value.clone()), false)),
                 _ => Err(self.errorf(format!(
                     "can't handle assignment of {n} to empty interface argument"
                 ))),
@@ -1099,7 +1095,7 @@ impl<'a> State<'a> {
             RV::Val(Value::Func(_), _) => {
                 return Err(self.errorf(format!(
                     "can't print {} of type {}",
-                    c.context(),
+                    c.context(&self.tmpl.text),
                     v.type_name()
                 )));
             }

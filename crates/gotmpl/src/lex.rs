@@ -108,6 +108,18 @@ const RIGHT_DELIM: &str = "}}";
 const LEFT_COMMENT: &str = "/*";
 const RIGHT_COMMENT: &str = "*/";
 
+/// The ASCII bytes of identifiers: letters, digits and `_`.
+static WORD_BYTE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 128 {
+        let c = i as u8;
+        t[i] = c == b'_' || c.is_ascii_alphanumeric();
+        i += 1;
+    }
+    t
+};
+
 fn is_space(c: char) -> bool {
     matches!(c, ' ' | '\t' | '\r' | '\n')
 }
@@ -287,15 +299,31 @@ impl<'s> Lexer<'s> {
         None
     }
 
+    /// Whether the input continues with `}}` (`.0`), or ` -}}` (both `.0` and `.1`).
     fn at_right_delim(&self) -> (bool, bool) {
-        let rest = &self.input[self.pos..];
-        if has_right_trim_marker(rest) && rest[2..].starts_with(RIGHT_DELIM) {
-            return (true, true);
+        match &self.input.as_bytes()[self.pos..] {
+            [b'}', b'}', ..] => (true, false),
+            [s, b'-', b'}', b'}', ..] if is_space(*s as char) => (true, true),
+            _ => (false, false),
         }
-        if rest.starts_with(RIGHT_DELIM) {
-            return (true, false);
+    }
+
+    /// Moves past a run of letters, digits and `_` (ASCII a byte at a time).
+    fn skip_alphanumerics(&mut self) {
+        let b = self.input.as_bytes();
+        loop {
+            while let Some(&c) = b.get(self.pos) {
+                if !WORD_BYTE[c as usize] {
+                    break;
+                }
+                self.pos += 1;
+            }
+            match self.peek() {
+                Some(c) if !c.is_ascii() && is_alphanumeric(c) => self.pos += c.len_utf8(),
+                _ => break,
+            }
         }
-        (false, false)
+        self.width = 0;
     }
 
     fn at_terminator(&mut self) -> bool {
@@ -478,13 +506,14 @@ impl<'s> Lexer<'s> {
     }
 
     fn lex_space(&mut self) -> Option<State> {
-        let mut num = 0;
-        while let Some(c) = self.peek() {
-            if !is_space(c) {
-                break;
-            }
-            self.next();
-            num += 1;
+        let b = self.input.as_bytes();
+        let from = self.pos;
+        while let Some(b' ' | b'\t' | b'\r' | b'\n') = b.get(self.pos) {
+            self.pos += 1;
+        }
+        let num = self.pos - from;
+        if num > 0 {
+            self.width = 1;
         }
         if has_right_trim_marker(&self.input[self.pos - 1..])
             && self.input[self.pos - 1 + 2..].starts_with(RIGHT_DELIM)
@@ -499,30 +528,21 @@ impl<'s> Lexer<'s> {
     }
 
     fn lex_identifier(&mut self) -> Option<State> {
-        loop {
-            match self.next() {
-                Some(c) if is_alphanumeric(c) => {}
-                r => {
-                    if r.is_some() {
-                        self.backup();
-                    }
-                    let word = &self.input[self.start..self.pos];
-                    if !self.at_terminator() {
-                        let c = self.peek().unwrap_or('\u{FFFD}');
-                        return self.errorf(format!("bad character {}", sharp_u(c)));
-                    }
-                    let typ = match key(word) {
-                        Some(ItemType::Break) if !self.opts.break_ok => ItemType::Identifier,
-                        Some(ItemType::Continue) if !self.opts.continue_ok => ItemType::Identifier,
-                        Some(k) => k,
-                        None if word == "true" || word == "false" => ItemType::Bool,
-                        None => ItemType::Identifier,
-                    };
-                    self.emit(typ);
-                    return Some(State::InsideAction);
-                }
-            }
+        self.skip_alphanumerics();
+        let word = &self.input[self.start..self.pos];
+        if !self.at_terminator() {
+            let c = self.peek().unwrap_or('\u{FFFD}');
+            return self.errorf(format!("bad character {}", sharp_u(c)));
         }
+        let typ = match key(word) {
+            Some(ItemType::Break) if !self.opts.break_ok => ItemType::Identifier,
+            Some(ItemType::Continue) if !self.opts.continue_ok => ItemType::Identifier,
+            Some(k) => k,
+            None if word == "true" || word == "false" => ItemType::Bool,
+            None => ItemType::Identifier,
+        };
+        self.emit(typ);
+        Some(State::InsideAction)
     }
 
     fn lex_field_or_variable(&mut self, typ: ItemType) -> Option<State> {
@@ -534,16 +554,7 @@ impl<'s> Lexer<'s> {
             });
             return Some(State::InsideAction);
         }
-        loop {
-            match self.next() {
-                Some(c) if is_alphanumeric(c) => {}
-                Some(_) => {
-                    self.backup();
-                    break;
-                }
-                None => break,
-            }
-        }
+        self.skip_alphanumerics();
         if !self.at_terminator() {
             let c = self.peek().unwrap_or('\u{FFFD}');
             return self.errorf(format!("bad character {}", sharp_u(c)));

@@ -8,7 +8,6 @@ use crate::FastMap;
 use crate::error::{Error, ParseError};
 use crate::lex::{Item, ItemType, LexOptions, lex};
 use crate::strconv;
-use crate::value::Value;
 
 /// Maximum nesting of parentheses, and of control structures, accepted by
 /// the parser (Go allows 10000 parentheses). The parser also stops when it
@@ -24,14 +23,20 @@ pub(crate) struct Tree {
     pub root: ListNode,
 }
 
+/// A list of nodes. (Parse trees live through the render: the lists, like every list of the
+/// tree, are boxed slices, without spare capacity.)
 #[derive(Debug)]
 pub(crate) struct ListNode {
-    pub nodes: Vec<Node>,
+    pub nodes: Box<[Node]>,
 }
 
 #[derive(Debug)]
 pub(crate) enum Node {
-    Text(Arc<str>),
+    /// Text of the tree's source, `start..end` (the bytes of `Tree::text`: no copy).
+    Text {
+        start: u32,
+        end: u32,
+    },
     Action(ActionNode),
     If(Box<BranchNode>),
     With(Box<BranchNode>),
@@ -41,15 +46,15 @@ pub(crate) enum Node {
     Continue(usize),
 }
 
+/// An action's position is its pipeline's (both are its first token's).
 #[derive(Debug)]
 pub(crate) struct ActionNode {
-    pub pos: usize,
     pub pipe: PipeNode,
 }
 
+/// `if`, `with` and `range`; its position is its pipeline's.
 #[derive(Debug)]
 pub(crate) struct BranchNode {
-    pub pos: usize,
     pub pipe: PipeNode,
     pub list: ListNode,
     pub else_list: Option<ListNode>,
@@ -57,34 +62,34 @@ pub(crate) struct BranchNode {
 
 #[derive(Debug)]
 pub(crate) struct TemplateNode {
-    pub pos: usize,
+    pub pos: u32,
     pub name: Arc<str>,
     pub pipe: Option<PipeNode>,
 }
 
 #[derive(Debug)]
 pub(crate) struct PipeNode {
-    pub pos: usize,
+    pub pos: u32,
     pub is_assign: bool,
-    pub decl: Vec<VariableNode>,
-    pub cmds: Vec<CommandNode>,
+    pub decl: Box<[VariableNode]>,
+    pub cmds: Box<[CommandNode]>,
 }
 
 #[derive(Debug)]
 pub(crate) struct VariableNode {
-    pub pos: usize,
-    pub ident: Vec<Arc<str>>,
+    pub pos: u32,
+    pub ident: Box<[Arc<str>]>,
 }
 
 #[derive(Debug)]
 pub(crate) struct CommandNode {
-    pub pos: usize,
-    pub args: Vec<Arg>,
+    pub pos: u32,
+    pub args: Box<[Arg]>,
 }
 
 #[derive(Debug)]
 pub(crate) struct NumberNode {
-    pub pos: usize,
+    pub pos: u32,
     pub text: Arc<str>,
     pub is_int: bool,
     pub is_uint: bool,
@@ -96,48 +101,63 @@ pub(crate) struct NumberNode {
     pub complex: (f64, f64),
 }
 
-/// An operand of a command.
+/// An operand of a command. (Positions are `u32`, which keeps `Arg` at 32 bytes: the lexer
+/// refuses texts whose offsets don't fit.)
 #[derive(Debug)]
 pub(crate) enum Arg {
-    Bool(usize, bool),
-    Dot(usize),
-    Nil(usize),
+    Bool(u32, bool),
+    Dot(u32),
+    Nil(u32),
     Number(Box<NumberNode>),
     /// A string constant. `quoted` is its source form (Go's `StringNode.Quoted`) when that
     /// differs from `"value"` / `` `value` `` (`raw`), which is the common case and not stored.
     String {
-        /// (`u32` keeps `Arg` at 48 bytes; the lexer refuses texts whose offsets don't fit)
         pos: u32,
-        quoted: Option<Box<str>>,
         raw: bool,
-        value: Value,
+        // a thin pointer (8 bytes, not a `Box<str>`'s 16) keeps `Arg` at 32 bytes
+        #[allow(clippy::box_collection)]
+        quoted: Option<Box<String>>,
+        value: Arc<str>,
     },
     Field {
-        pos: usize,
-        ident: Vec<Arc<str>>,
+        pos: u32,
+        ident: Box<[Arc<str>]>,
     },
     Variable(VariableNode),
     Identifier {
-        pos: usize,
+        pos: u32,
         name: Arc<str>,
     },
     Chain {
-        pos: usize,
+        pos: u32,
         node: Box<Arg>,
-        field: Vec<Arc<str>>,
+        field: Box<[Arc<str>]>,
     },
     Pipe(Box<PipeNode>),
 }
 
 impl Arg {
     pub fn pos(&self) -> usize {
-        match self {
+        (match self {
             Arg::Bool(p, _) | Arg::Dot(p) | Arg::Nil(p) => *p,
             Arg::Number(n) => n.pos,
-            Arg::String { pos, .. } => *pos as usize,
+            Arg::String { pos, .. } => *pos,
             Arg::Field { pos, .. } | Arg::Identifier { pos, .. } | Arg::Chain { pos, .. } => *pos,
             Arg::Variable(v) => v.pos,
             Arg::Pipe(p) => p.pos,
+        }) as usize
+    }
+}
+
+impl Node {
+    /// Byte offset of the node in its tree's source (0 for text, as Go's executor reports).
+    pub fn pos(&self) -> usize {
+        match self {
+            Node::Text { .. } => 0,
+            Node::Action(a) => a.pipe.pos as usize,
+            Node::If(b) | Node::With(b) | Node::Range(b) => b.pipe.pos as usize,
+            Node::Template(t) => t.pos as usize,
+            Node::Break(p) | Node::Continue(p) => *p,
         }
     }
 }
@@ -168,7 +188,7 @@ impl fmt::Display for Arg {
             } => f.write_str(q),
             Arg::String { raw, value, .. } => {
                 let q = if *raw { '`' } else { '"' };
-                write!(f, "{q}{}{q}", value.as_str().unwrap_or_default())
+                write!(f, "{q}{value}{q}")
             }
             Arg::Field { ident, .. } => {
                 for id in ident {
@@ -231,23 +251,29 @@ impl fmt::Display for PipeNode {
     }
 }
 
-impl fmt::Display for ListNode {
+/// A node or list with the source its text nodes point into, to print as Go's `String()`.
+pub(crate) struct WithSource<'a, T>(pub &'a T, pub &'a str);
+
+impl fmt::Display for WithSource<'_, ListNode> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for n in &self.nodes {
-            write!(f, "{n}")?;
+        for n in &self.0.nodes {
+            write!(f, "{}", WithSource(n, self.1))?;
         }
         Ok(())
     }
 }
 
-impl fmt::Display for Node {
+impl fmt::Display for WithSource<'_, Node> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Node::Text(t) => f.write_str(t),
+        let src = self.1;
+        match self.0 {
+            Node::Text { start, end } => {
+                f.write_str(src.get(*start as usize..*end as usize).unwrap_or_default())
+            }
             Node::Action(a) => write!(f, "{{{{{}}}}}", a.pipe),
-            Node::If(b) => b.write("if", f),
-            Node::With(b) => b.write("with", f),
-            Node::Range(b) => b.write("range", f),
+            Node::If(b) => b.write("if", src, f),
+            Node::With(b) => b.write("with", src, f),
+            Node::Range(b) => b.write("range", src, f),
             Node::Template(t) => write!(f, "{t}"),
             Node::Break(_) => f.write_str("{{break}}"),
             Node::Continue(_) => f.write_str("{{continue}}"),
@@ -256,10 +282,15 @@ impl fmt::Display for Node {
 }
 
 impl BranchNode {
-    fn write(&self, name: &str, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{{{{{name} {}}}}}{}", self.pipe, self.list)?;
+    fn write(&self, name: &str, src: &str, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{{{{{name} {}}}}}{}",
+            self.pipe,
+            WithSource(&self.list, src)
+        )?;
         if let Some(e) = &self.else_list {
-            write!(f, "{{{{else}}}}{e}")?;
+            write!(f, "{{{{else}}}}{}", WithSource(e, src))?;
         }
         f.write_str("{{end}}")
     }
@@ -275,16 +306,17 @@ impl fmt::Display for TemplateNode {
     }
 }
 
-fn is_empty_list(l: &ListNode) -> bool {
-    l.nodes.iter().all(|n| match n {
-        Node::Text(t) => t.trim_matches(|c: char| c.is_whitespace()).is_empty(),
-        _ => false,
-    })
-}
-
 impl Tree {
     pub fn is_empty(&self) -> bool {
-        is_empty_list(&self.root)
+        self.root.nodes.iter().all(|n| match n {
+            Node::Text { start, end } => self
+                .text
+                .get(*start as usize..*end as usize)
+                .unwrap_or_default()
+                .trim_matches(|c: char| c.is_whitespace())
+                .is_empty(),
+            _ => false,
+        })
     }
 }
 
@@ -297,9 +329,9 @@ enum Parsed {
 }
 
 impl Parsed {
-    fn describe(&self) -> String {
+    fn describe(&self, src: &str) -> String {
         match self {
-            Parsed::Node(n) => n.to_string(),
+            Parsed::Node(n) => WithSource(n, src).to_string(),
             Parsed::End => "{{end}}".into(),
             Parsed::Else => "{{else}}".into(),
         }
@@ -326,6 +358,11 @@ struct Parser<'a> {
     stack_base: usize,
     max_stack: usize,
     tree_set: FastMap<Arc<str>, Arc<Tree>>,
+    /// Stacks the lists being parsed grow on (nested ones above their parents'): a finished
+    /// list moves to an allocation of its exact size, once.
+    node_stack: Vec<Node>,
+    cmd_stack: Vec<CommandNode>,
+    arg_stack: Vec<Arg>,
 }
 
 fn stack_addr() -> usize {
@@ -369,6 +406,9 @@ pub(crate) fn parse(
         stack_base: stack_addr(),
         max_stack,
         tree_set: FastMap::default(),
+        node_stack: Vec::new(),
+        cmd_stack: Vec::new(),
+        arg_stack: Vec::new(),
     };
     let root = p.parse_top()?;
     let tree = Tree {
@@ -484,7 +524,7 @@ impl<'a> Parser<'a> {
     }
 
     fn parse_top(&mut self) -> PResult<ListNode> {
-        let mut root = ListNode { nodes: Vec::new() };
+        let mark = self.node_stack.len();
         while self.peek().typ != ItemType::Eof {
             if self.peek().typ == ItemType::LeftDelim {
                 let save = self.idx;
@@ -497,12 +537,14 @@ impl<'a> Parser<'a> {
             }
             match self.text_or_action()? {
                 p @ (Parsed::End | Parsed::Else) => {
-                    return Err(self.errorf(format!("unexpected {}", p.describe())));
+                    return Err(self.errorf(format!("unexpected {}", p.describe(self.src))));
                 }
-                Parsed::Node(n) => root.nodes.push(n),
+                Parsed::Node(n) => self.node_stack.push(n),
             }
         }
-        Ok(root)
+        Ok(ListNode {
+            nodes: self.node_stack.drain(mark..).collect(),
+        })
     }
 
     fn with_fresh_scope<T>(&mut self, f: impl FnOnce(&mut Self) -> PResult<T>) -> PResult<T> {
@@ -525,7 +567,11 @@ impl<'a> Parser<'a> {
         self.expect(ItemType::RightDelim, CONTEXT)?;
         let (root, end) = self.with_fresh_scope(|p| p.item_list())?;
         if !matches!(end, Parsed::End) {
-            return Err(self.errorf(format!("unexpected {} in {}", end.describe(), CONTEXT)));
+            return Err(self.errorf(format!(
+                "unexpected {} in {}",
+                end.describe(self.src),
+                CONTEXT
+            )));
         }
         let tree = Tree {
             name: name.into(),
@@ -537,14 +583,13 @@ impl<'a> Parser<'a> {
     }
 
     fn item_list(&mut self) -> PResult<(ListNode, Parsed)> {
-        let mut list = ListNode { nodes: Vec::new() };
+        let mark = self.node_stack.len();
         while self.peek_non_space().typ != ItemType::Eof {
             match self.text_or_action()? {
-                Parsed::Node(n) => list.nodes.push(n),
+                Parsed::Node(n) => self.node_stack.push(n),
                 p => {
-                    // parse trees live through the render: no spare capacity
-                    list.nodes.shrink_to_fit();
-                    return Ok((list, p));
+                    let nodes = self.node_stack.drain(mark..).collect();
+                    return Ok((ListNode { nodes }, p));
                 }
             }
         }
@@ -554,7 +599,10 @@ impl<'a> Parser<'a> {
     fn text_or_action(&mut self) -> PResult<Parsed> {
         let t = self.next_non_space();
         match t.typ {
-            ItemType::Text => Ok(Parsed::Node(Node::Text(t.val(self.src).into()))),
+            ItemType::Text => Ok(Parsed::Node(Node::Text {
+                start: t.pos() as u32,
+                end: (t.pos() + t.val(self.src).len()) as u32,
+            })),
             ItemType::LeftDelim => {
                 self.action_start = Some(t);
                 let r = self.action();
@@ -585,12 +633,8 @@ impl<'a> Parser<'a> {
             _ => {}
         }
         self.backup();
-        let t = self.peek();
         let pipe = self.pipeline("command", ItemType::RightDelim)?;
-        Ok(Parsed::Node(Node::Action(ActionNode {
-            pos: t.pos(),
-            pipe,
-        })))
+        Ok(Parsed::Node(Node::Action(ActionNode { pipe })))
     }
 
     fn break_control(&mut self, pos: usize, is_break: bool) -> PResult<Parsed> {
@@ -657,18 +701,20 @@ impl<'a> Parser<'a> {
                     self.next();
                     let inner = self.parse_control("if")?;
                     else_list = Some(ListNode {
-                        nodes: vec![Node::If(inner)],
+                        nodes: Box::new([Node::If(inner)]),
                     });
                 } else if context == "with" && pk.typ == ItemType::With {
                     self.next();
                     let inner = self.parse_control("with")?;
                     else_list = Some(ListNode {
-                        nodes: vec![Node::With(inner)],
+                        nodes: Box::new([Node::With(inner)]),
                     });
                 } else {
                     let (l, next) = self.item_list()?;
                     if !matches!(next, Parsed::End) {
-                        return Err(self.errorf(format!("expected end; found {}", next.describe())));
+                        return Err(
+                            self.errorf(format!("expected end; found {}", next.describe(self.src)))
+                        );
                     }
                     else_list = Some(l);
                 }
@@ -676,7 +722,6 @@ impl<'a> Parser<'a> {
             Parsed::Node(_) => unreachable!("item_list stops at end or else"),
         }
         Ok(Box::new(BranchNode {
-            pos: pipe.pos,
             pipe,
             list,
             else_list,
@@ -699,7 +744,11 @@ impl<'a> Parser<'a> {
         let pipe = self.pipeline(CONTEXT, ItemType::RightDelim)?;
         let (root, end) = self.with_fresh_scope(|p| p.item_list())?;
         if !matches!(end, Parsed::End) {
-            return Err(self.errorf(format!("unexpected {} in {}", end.describe(), CONTEXT)));
+            return Err(self.errorf(format!(
+                "unexpected {} in {}",
+                end.describe(self.src),
+                CONTEXT
+            )));
         }
         let tree = Tree {
             name: name.clone(),
@@ -709,7 +758,7 @@ impl<'a> Parser<'a> {
         };
         self.add(tree)?;
         Ok(Parsed::Node(Node::Template(Box::new(TemplateNode {
-            pos: t.pos(),
+            pos: t.pos() as u32,
             name,
             pipe: Some(pipe),
         }))))
@@ -725,7 +774,7 @@ impl<'a> Parser<'a> {
             pipe = Some(self.pipeline(CONTEXT, ItemType::RightDelim)?);
         }
         Ok(Parsed::Node(Node::Template(Box::new(TemplateNode {
-            pos: t.pos(),
+            pos: t.pos() as u32,
             name,
             pipe,
         }))))
@@ -733,12 +782,10 @@ impl<'a> Parser<'a> {
 
     fn pipeline(&mut self, context: &str, end: ItemType) -> PResult<PipeNode> {
         let t = self.peek_non_space();
-        let mut pipe = PipeNode {
-            pos: t.pos(),
-            is_assign: false,
-            decl: Vec::new(),
-            cmds: Vec::new(),
-        };
+        let pos = t.pos() as u32;
+        let mut is_assign = false;
+        let mut decl = Vec::new();
+        let mark = self.cmd_stack.len();
         loop {
             let v = self.peek_non_space();
             if v.typ != ItemType::Variable {
@@ -749,24 +796,24 @@ impl<'a> Parser<'a> {
             let token_after = self.peek();
             let next = self.peek_non_space();
             if next.typ == ItemType::Assign || next.typ == ItemType::Declare {
-                pipe.is_assign = next.typ == ItemType::Assign;
+                is_assign = next.typ == ItemType::Assign;
                 self.next_non_space();
                 let name: Arc<str> = v.val(self.src).into();
-                pipe.decl.push(VariableNode {
-                    pos: v.pos(),
-                    ident: vec![name.clone()],
+                decl.push(VariableNode {
+                    pos: v.pos() as u32,
+                    ident: Box::new([name.clone()]),
                 });
                 self.vars.push(name);
                 break;
             } else if next.typ == ItemType::Char && next.val(self.src) == "," {
                 self.next_non_space();
                 let name: Arc<str> = v.val(self.src).into();
-                pipe.decl.push(VariableNode {
-                    pos: v.pos(),
-                    ident: vec![name.clone()],
+                decl.push(VariableNode {
+                    pos: v.pos() as u32,
+                    ident: Box::new([name.clone()]),
                 });
                 self.vars.push(name);
-                if context == "range" && pipe.decl.len() < 2 {
+                if context == "range" && decl.len() < 2 {
                     match self.peek_non_space().typ {
                         ItemType::Variable | ItemType::RightDelim | ItemType::RightParen => {
                             continue;
@@ -784,8 +831,13 @@ impl<'a> Parser<'a> {
         loop {
             let t = self.next_non_space();
             if t.typ == end {
+                let pipe = PipeNode {
+                    pos,
+                    is_assign,
+                    decl: decl.into_boxed_slice(),
+                    cmds: self.cmd_stack.drain(mark..).collect(),
+                };
                 self.check_pipeline(&pipe, context)?;
-                pipe.cmds.shrink_to_fit();
                 return Ok(pipe);
             }
             match t.typ {
@@ -803,7 +855,7 @@ impl<'a> Parser<'a> {
                 | ItemType::LeftParen => {
                     self.backup();
                     let cmd = self.command()?;
-                    pipe.cmds.push(cmd);
+                    self.cmd_stack.push(cmd);
                 }
                 _ => return Err(self.unexpected(&t, context)),
             }
@@ -829,15 +881,12 @@ impl<'a> Parser<'a> {
     }
 
     fn command(&mut self) -> PResult<CommandNode> {
-        let pos = self.peek_non_space().pos();
-        let mut cmd = CommandNode {
-            pos,
-            args: Vec::new(),
-        };
+        let pos = self.peek_non_space().pos() as u32;
+        let mark = self.arg_stack.len();
         loop {
             self.peek_non_space();
             if let Some(op) = self.operand()? {
-                cmd.args.push(op);
+                self.arg_stack.push(op);
             }
             let t = self.next();
             match t.typ {
@@ -848,11 +897,13 @@ impl<'a> Parser<'a> {
             }
             break;
         }
-        if cmd.args.is_empty() {
+        if self.arg_stack.len() == mark {
             return Err(self.errorf("empty command"));
         }
-        cmd.args.shrink_to_fit();
-        Ok(cmd)
+        Ok(CommandNode {
+            pos,
+            args: self.arg_stack.drain(mark..).collect(),
+        })
     }
 
     fn operand(&mut self) -> PResult<Option<Arg>> {
@@ -862,27 +913,21 @@ impl<'a> Parser<'a> {
         if self.peek().typ != ItemType::Field {
             return Ok(Some(node));
         }
-        let chain_pos = self.peek().pos();
+        let chain_pos = self.peek().pos() as u32;
         let mut fields: Vec<Arc<str>> = Vec::new();
         while self.peek().typ == ItemType::Field {
             let t = self.next();
             fields.push(self.intern(&t.val(self.src)[1..]));
         }
         Ok(Some(match node {
-            Arg::Field { mut ident, .. } => {
-                ident.extend(fields);
-                ident.shrink_to_fit();
-                Arg::Field {
-                    pos: chain_pos,
-                    ident,
-                }
-            }
-            Arg::Variable(mut v) => {
-                v.ident.extend(fields);
-                v.ident.shrink_to_fit();
-                v.pos = chain_pos;
-                Arg::Variable(v)
-            }
+            Arg::Field { ident, .. } => Arg::Field {
+                pos: chain_pos,
+                ident: ident.iter().cloned().chain(fields).collect(),
+            },
+            Arg::Variable(v) => Arg::Variable(VariableNode {
+                pos: chain_pos,
+                ident: v.ident.iter().cloned().chain(fields).collect(),
+            }),
             n @ (Arg::Bool(..)
             | Arg::String { .. }
             | Arg::Number(_)
@@ -897,7 +942,7 @@ impl<'a> Parser<'a> {
             n => Arg::Chain {
                 pos: chain_pos,
                 node: Box::new(n),
-                field: fields,
+                field: fields.into_boxed_slice(),
             },
         }))
     }
@@ -913,12 +958,12 @@ impl<'a> Parser<'a> {
                     );
                 }
                 Arg::Identifier {
-                    pos: t.pos(),
+                    pos: t.pos() as u32,
                     name: self.intern(val),
                 }
             }
-            ItemType::Dot => Arg::Dot(t.pos()),
-            ItemType::Nil => Arg::Nil(t.pos()),
+            ItemType::Dot => Arg::Dot(t.pos() as u32),
+            ItemType::Nil => Arg::Nil(t.pos() as u32),
             ItemType::Variable => {
                 let name = val.split('.').next().unwrap_or(val);
                 if !self.vars.iter().any(|v| &**v == name) {
@@ -927,17 +972,17 @@ impl<'a> Parser<'a> {
                     );
                 }
                 Arg::Variable(VariableNode {
-                    pos: t.pos(),
-                    ident: vec![self.intern(val)],
+                    pos: t.pos() as u32,
+                    ident: Box::new([self.intern(val)]),
                 })
             }
             ItemType::Field => Arg::Field {
-                pos: t.pos(),
-                ident: vec![self.intern(&val[1..])],
+                pos: t.pos() as u32,
+                ident: Box::new([self.intern(&val[1..])]),
             },
-            ItemType::Bool => Arg::Bool(t.pos(), val == "true"),
+            ItemType::Bool => Arg::Bool(t.pos() as u32, val == "true"),
             ItemType::CharConstant | ItemType::Complex | ItemType::Number => {
-                let n = new_number(t.pos(), val, t.typ).map_err(|e| self.errorf(e))?;
+                let n = new_number(t.pos() as u32, val, t.typ).map_err(|e| self.errorf(e))?;
                 Arg::Number(Box::new(n))
             }
             ItemType::LeftParen => {
@@ -958,17 +1003,17 @@ impl<'a> Parser<'a> {
                 if memchr::memchr(escape, inner.as_bytes()).is_none() {
                     Arg::String {
                         pos: t.pos() as u32,
-                        quoted: None,
                         raw,
-                        value: Value::String(self.intern(inner)),
+                        quoted: None,
+                        value: self.intern(inner),
                     }
                 } else {
                     let s = strconv::unquote(val).ok_or_else(|| self.errorf("invalid syntax"))?;
                     Arg::String {
                         pos: t.pos() as u32,
-                        quoted: Some(val.into()),
                         raw,
-                        value: Value::String(s.into()),
+                        quoted: Some(Box::new(val.to_string())),
+                        value: s.into(),
                     }
                 }
             }
@@ -980,7 +1025,7 @@ impl<'a> Parser<'a> {
     }
 }
 
-fn new_number(pos: usize, text: &str, typ: ItemType) -> Result<NumberNode, String> {
+fn new_number(pos: u32, text: &str, typ: ItemType) -> Result<NumberNode, String> {
     let mut n = NumberNode {
         pos,
         text: text.into(),
@@ -1106,12 +1151,33 @@ mod tests {
     #[test]
     fn nodes_stay_small() {
         // a big chart's parse tree is hundreds of thousands of these
-        assert!(size_of::<Arg>() <= 48, "Arg is {} bytes", size_of::<Arg>());
+        assert!(size_of::<Arg>() <= 32, "Arg is {} bytes", size_of::<Arg>());
+        assert!(
+            size_of::<Node>() <= 48,
+            "Node is {} bytes",
+            size_of::<Node>()
+        );
         assert!(
             size_of::<Item>() <= 16,
             "Item is {} bytes",
             size_of::<Item>()
         );
+    }
+
+    #[test]
+    fn text_nodes_are_ranges_of_the_source_and_print_as_go_prints_them() {
+        let src = "a {{- if .x }} b\u{e9} {{ else -}} c{{ range $i, $v := .l }}{{ $v }}-{{ end }}{{ end }}\n";
+        let t = parse("t", src.into(), &|_| true, 1 << 20).expect("parses");
+        let tree = &t[&Arc::from("t")];
+        // Go's `String()`: trimmed text as the lexer cut it, actions in canonical form
+        assert_eq!(
+            WithSource(&tree.root, &tree.text).to_string(),
+            "a{{if .x}} b\u{e9} {{else}}c{{range $i, $v := .l}}{{$v}}-{{end}}{{end}}\n"
+        );
+        let Node::Text { start, end } = tree.root.nodes[0] else {
+            panic!("text first")
+        };
+        assert_eq!(&src[start as usize..end as usize], "a");
     }
 
     #[test]
@@ -1131,7 +1197,7 @@ mod tests {
         let vals: Vec<_> = a.pipe.cmds[0].args[1..]
             .iter()
             .map(|a| match a {
-                Arg::String { value, .. } => value.as_str().unwrap_or_default().to_string(),
+                Arg::String { value, .. } => value.to_string(),
                 _ => panic!("a string"),
             })
             .collect();
