@@ -7,8 +7,8 @@ use crate::error::{Error, ExecError, FuncError, Span};
 use crate::funcs::{Builtin, Function, html_escape, js_escape, query_escape};
 use crate::gofmt;
 use crate::parse::{
-    ActionNode, Arg, BranchNode, CommandNode, ListNode, Node, NumberNode, PipeNode, TemplateNode,
-    Tree, VariableNode, WithSource,
+    ActionNode, Arg, BranchNode, CommandNode, ListNode, Node, NumberNode, PipeNode, Sym,
+    TemplateNode, Tree, VariableNode, WithSource,
 };
 use crate::template::{MissingKey, Templates};
 use crate::value::{List, Type, Value};
@@ -123,12 +123,12 @@ impl Cur<'_> {
         match self {
             Cur::None => String::new(),
             Cur::Node(n) => WithSource(*n, src).to_string(),
-            Cur::Action(a) => format!("{{{{{}}}}}", a.pipe),
-            Cur::Pipe(p) => p.to_string(),
-            Cur::Cmd(c) => c.to_string(),
-            Cur::Arg(a) => a.to_string(),
-            Cur::Var(v) => v.to_string(),
-            Cur::Tmpl(t) => t.to_string(),
+            Cur::Action(a) => format!("{{{{{}}}}}", WithSource(&a.pipe, src)),
+            Cur::Pipe(p) => WithSource(*p, src).to_string(),
+            Cur::Cmd(c) => WithSource(*c, src).to_string(),
+            Cur::Arg(a) => WithSource(*a, src).to_string(),
+            Cur::Var(v) => WithSource(*v, src).to_string(),
+            Cur::Tmpl(t) => WithSource(*t, src).to_string(),
         }
     }
 }
@@ -327,6 +327,12 @@ impl<'a> State<'a> {
 
     // ---- variables ----
 
+    /// The source of the tree being walked, which its nodes' names and texts point into.
+    fn src(&self) -> &'a str {
+        let tree: &'a Tree = self.tmpl;
+        &tree.text
+    }
+
     fn push(&mut self, name: &'a str, v: RV) {
         self.vars.push((name, v));
     }
@@ -430,9 +436,9 @@ impl<'a> State<'a> {
         if nd > 0 {
             if r.pipe.is_assign {
                 if nd > 1 {
-                    self.set_var(&r.pipe.decl[0].ident[0], index.clone())?;
+                    self.set_var(r.pipe.decl[0].ident[0].of(self.src()), index.clone())?;
                 } else {
-                    self.set_var(&r.pipe.decl[0].ident[0], elem.clone())?;
+                    self.set_var(r.pipe.decl[0].ident[0].of(self.src()), elem.clone())?;
                 }
             } else {
                 self.set_top_var(1, elem.clone());
@@ -440,7 +446,7 @@ impl<'a> State<'a> {
         }
         if nd > 1 {
             if r.pipe.is_assign {
-                self.set_var(&r.pipe.decl[1].ident[0], elem.clone())?;
+                self.set_var(r.pipe.decl[1].ident[0].of(self.src()), elem.clone())?;
             } else {
                 self.set_top_var(2, index);
             }
@@ -558,9 +564,9 @@ impl<'a> State<'a> {
         let value = value.unwrap_or(RV::Invalid);
         for var in &pipe.decl {
             if pipe.is_assign {
-                self.set_var(&var.ident[0], value.clone())?;
+                self.set_var(var.ident[0].of(self.src()), value.clone())?;
             } else {
-                self.push(&var.ident[0], value.clone());
+                self.push(var.ident[0].of(self.src()), value.clone());
             }
         }
         Ok(value)
@@ -568,7 +574,10 @@ impl<'a> State<'a> {
 
     fn not_a_function(&self, args: &[Arg], fin: &Option<RV>) -> R<()> {
         if args.len() > 1 || fin.is_some() {
-            return Err(self.errorf(format!("can't give argument to non-function {}", args[0])));
+            return Err(self.errorf(format!(
+                "can't give argument to non-function {}",
+                WithSource(&args[0], self.src())
+            )));
         }
         Ok(())
     }
@@ -583,6 +592,7 @@ impl<'a> State<'a> {
             }
             Arg::Chain { .. } => return self.eval_chain_node(dot, first, Some(&cmd.args), fin),
             Arg::Identifier { name, .. } => {
+                let name = name.of(self.src());
                 return self.eval_function(dot, first, name, Cur::Cmd(cmd), Some(&cmd.args), fin);
             }
             Arg::Pipe(p) => {
@@ -602,7 +612,7 @@ impl<'a> State<'a> {
             Arg::String { value, .. } => Ok(RV::Val(Value::String(value.clone()), false)),
             _ => Err(self.errorf(format!(
                 "can't evaluate command {}",
-                gofmt::quote(&first.to_string())
+                gofmt::quote(&WithSource(first, self.src()).to_string())
             ))),
         }
     }
@@ -645,7 +655,10 @@ impl<'a> State<'a> {
             return Err(self.errorf("internal error: no fields in evalChainNode"));
         }
         if let Arg::Nil(_) = **node {
-            return Err(self.errorf(format!("indirection through explicit nil in {chain}")));
+            return Err(self.errorf(format!(
+                "indirection through explicit nil in {}",
+                WithSource(chain, self.src())
+            )));
         }
         let pipe = self.eval_arg(dot, None, node)?;
         self.eval_field_chain(dot, pipe, chain, field, args, fin)
@@ -659,12 +672,15 @@ impl<'a> State<'a> {
         fin: Option<RV>,
     ) -> R<RV> {
         self.at(Cur::Var(v));
-        let value = self.var_value(&v.ident[0])?;
+        let value = self.var_value(v.ident[0].of(self.src()))?;
         if v.ident.len() == 1 {
             if let Some(a) = args {
                 self.not_a_function(a, &fin)?;
             } else if fin.is_some() {
-                return Err(self.errorf(format!("can't give argument to non-function {v}")));
+                return Err(self.errorf(format!(
+                    "can't give argument to non-function {}",
+                    WithSource(v, self.src())
+                )));
             }
             return Ok(value);
         }
@@ -676,15 +692,22 @@ impl<'a> State<'a> {
         dot: &RV,
         mut receiver: RV,
         node: &'a VariableNode,
-        ident: &'a [Arc<str>],
+        ident: &'a [Sym],
         args: Option<&'a [Arg]>,
         fin: Option<RV>,
     ) -> R<RV> {
-        let n = ident.len();
+        let (src, n) = (self.src(), ident.len());
         for id in &ident[..n - 1] {
-            receiver = self.eval_field(dot, id, Cur::Var(node), None, None, receiver)?;
+            receiver = self.eval_field(dot, id.of(src), Cur::Var(node), None, None, receiver)?;
         }
-        self.eval_field(dot, &ident[n - 1], Cur::Var(node), args, fin, receiver)
+        self.eval_field(
+            dot,
+            ident[n - 1].of(src),
+            Cur::Var(node),
+            args,
+            fin,
+            receiver,
+        )
     }
 
     fn eval_field_chain(
@@ -692,15 +715,22 @@ impl<'a> State<'a> {
         dot: &RV,
         mut receiver: RV,
         node: &'a Arg,
-        ident: &'a [Arc<str>],
+        ident: &'a [Sym],
         args: Option<&'a [Arg]>,
         fin: Option<RV>,
     ) -> R<RV> {
-        let n = ident.len();
+        let (src, n) = (self.src(), ident.len());
         for id in &ident[..n - 1] {
-            receiver = self.eval_field(dot, id, Cur::Arg(node), None, None, receiver)?;
+            receiver = self.eval_field(dot, id.of(src), Cur::Arg(node), None, None, receiver)?;
         }
-        self.eval_field(dot, &ident[n - 1], Cur::Arg(node), args, fin, receiver)
+        self.eval_field(
+            dot,
+            ident[n - 1].of(src),
+            Cur::Arg(node),
+            args,
+            fin,
+            receiver,
+        )
     }
 
     fn eval_function(
@@ -872,7 +902,7 @@ impl<'a> State<'a> {
         let result = match builtin {
             Some(Builtin::Call) => {
                 let callee = match args.first() {
-                    Some(a) => a.to_string(),
+                    Some(a) => WithSource(a, self.src()).to_string(),
                     None => gofmt::sprint(&[argv[0].value().clone()]),
                 };
                 self.builtin_call(&callee, argv)
@@ -1032,7 +1062,7 @@ impl<'a> State<'a> {
                 return self.validate_type(r, typ);
             }
             Arg::Identifier { name, .. } => {
-                let r = self.eval_function(dot, n, name, Cur::Arg(n), None, None)?;
+                let r = self.eval_function(dot, n, name.of(self.src()), Cur::Arg(n), None, None)?;
                 return self.validate_type(r, typ);
             }
             Arg::Chain { .. } => {
@@ -1045,17 +1075,26 @@ impl<'a> State<'a> {
         match t.underlying() {
             Type::Bool => match n {
                 Arg::Bool(_, b) => Ok(RV::Val(Value::Bool(*b), false)),
-                _ => Err(self.errorf(format!("expected bool; found {n}"))),
+                _ => Err(self.errorf(format!(
+                    "expected bool; found {}",
+                    WithSource(n, self.src())
+                ))),
             },
             Type::Complex128 => match n {
                 Arg::Number(num) if num.is_complex => {
                     Ok(RV::Val(Value::Complex(num.complex.0, num.complex.1), false))
                 }
-                _ => Err(self.errorf(format!("expected complex; found {n}"))),
+                _ => Err(self.errorf(format!(
+                    "expected complex; found {}",
+                    WithSource(n, self.src())
+                ))),
             },
             Type::Float64 => match n {
                 Arg::Number(num) if num.is_float => Ok(RV::Val(Value::Float(num.float64), false)),
-                _ => Err(self.errorf(format!("expected float; found {n}"))),
+                _ => Err(self.errorf(format!(
+                    "expected float; found {}",
+                    WithSource(n, self.src())
+                ))),
             },
             Type::Int | Type::Int64 => match n {
                 Arg::Number(num) if num.is_int => Ok(RV::Val(
@@ -1066,25 +1105,38 @@ impl<'a> State<'a> {
                     },
                     false,
                 )),
-                _ => Err(self.errorf(format!("expected integer; found {n}"))),
+                _ => Err(self.errorf(format!(
+                    "expected integer; found {}",
+                    WithSource(n, self.src())
+                ))),
             },
             Type::Uint64 => match n {
                 Arg::Number(num) if num.is_uint => Ok(RV::Val(Value::Uint64(num.uint64), false)),
-                _ => Err(self.errorf(format!("expected unsigned integer; found {n}"))),
+                _ => Err(self.errorf(format!(
+                    "expected unsigned integer; found {}",
+                    WithSource(n, self.src())
+                ))),
             },
             Type::String => match n {
                 Arg::String { value, .. } => Ok(RV::Val(Value::String(value.clone()), false)),
-                _ => Err(self.errorf(format!("expected string; found {n}"))),
+                _ => Err(self.errorf(format!(
+                    "expected string; found {}",
+                    WithSource(n, self.src())
+                ))),
             },
             Type::Interface | Type::Reflect => match n {
                 Arg::Bool(_, b) => Ok(RV::Val(Value::Bool(*b), false)),
                 Arg::Number(num) => self.ideal_constant(n, num),
                 Arg::String { value, .. } => Ok(RV::Val(Value::String(value.clone()), false)),
                 _ => Err(self.errorf(format!(
-                    "can't handle assignment of {n} to empty interface argument"
+                    "can't handle assignment of {} to empty interface argument",
+                    WithSource(n, self.src())
                 ))),
             },
-            _ => Err(self.errorf(format!("can't handle {n} for arg of type {t}"))),
+            _ => Err(self.errorf(format!(
+                "can't handle {} for arg of type {t}",
+                WithSource(n, self.src())
+            ))),
         }
     }
 

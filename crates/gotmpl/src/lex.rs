@@ -65,6 +65,11 @@ impl Item {
         &src[self.start as usize..self.end as usize]
     }
 
+    /// The token as a name of the source, without its first `skip` bytes (a field's dot).
+    pub fn sym(&self, skip: u32) -> crate::parse::Sym {
+        crate::parse::Sym::new(self.start.saturating_add(skip).min(self.end), self.end)
+    }
+
     /// Byte offset of the token in the source.
     pub fn pos(&self) -> usize {
         self.start as usize

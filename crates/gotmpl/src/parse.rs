@@ -78,7 +78,27 @@ pub(crate) struct PipeNode {
 #[derive(Debug)]
 pub(crate) struct VariableNode {
     pub pos: u32,
-    pub ident: Box<[Arc<str>]>,
+    pub ident: Box<[Sym]>,
+}
+
+/// A name in the source (a field's, a variable's, a function's): the bytes `start..end` of
+/// its tree's text. (Not a string of its own: nothing to allocate, count or free per name.)
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Sym {
+    start: u32,
+    end: u32,
+}
+
+impl Sym {
+    pub(crate) fn new(start: u32, end: u32) -> Sym {
+        Sym { start, end }
+    }
+
+    /// The name, from the text of the tree it is in.
+    pub fn of(self, src: &str) -> &str {
+        src.get(self.start as usize..self.end as usize)
+            .unwrap_or_default()
+    }
 }
 
 #[derive(Debug)]
@@ -121,17 +141,17 @@ pub(crate) enum Arg {
     },
     Field {
         pos: u32,
-        ident: Box<[Arc<str>]>,
+        ident: Box<[Sym]>,
     },
     Variable(VariableNode),
     Identifier {
         pos: u32,
-        name: Arc<str>,
+        name: Sym,
     },
     Chain {
         pos: u32,
         node: Box<Arg>,
-        field: Box<[Arc<str>]>,
+        field: Box<[Sym]>,
     },
     Pipe(Box<PipeNode>),
 }
@@ -164,21 +184,22 @@ impl Node {
 
 // ---- Go's String() forms, used in error contexts ----
 
-impl fmt::Display for VariableNode {
+impl fmt::Display for WithSource<'_, VariableNode> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, id) in self.ident.iter().enumerate() {
+        for (i, id) in self.0.ident.iter().enumerate() {
             if i > 0 {
                 f.write_char('.')?;
             }
-            f.write_str(id)?;
+            f.write_str(id.of(self.1))?;
         }
         Ok(())
     }
 }
 
-impl fmt::Display for Arg {
+impl fmt::Display for WithSource<'_, Arg> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
+        let src = self.1;
+        match self.0 {
             Arg::Bool(_, b) => write!(f, "{b}"),
             Arg::Dot(_) => f.write_str("."),
             Arg::Nil(_) => f.write_str("nil"),
@@ -192,66 +213,68 @@ impl fmt::Display for Arg {
             }
             Arg::Field { ident, .. } => {
                 for id in ident {
-                    write!(f, ".{id}")?;
+                    write!(f, ".{}", id.of(src))?;
                 }
                 Ok(())
             }
-            Arg::Variable(v) => write!(f, "{v}"),
-            Arg::Identifier { name, .. } => f.write_str(name),
+            Arg::Variable(v) => write!(f, "{}", WithSource(v, src)),
+            Arg::Identifier { name, .. } => f.write_str(name.of(src)),
             Arg::Chain { node, field, .. } => {
                 if let Arg::Pipe(p) = &**node {
-                    write!(f, "({p})")?;
+                    write!(f, "({})", WithSource(&**p, src))?;
                 } else {
-                    write!(f, "{node}")?;
+                    write!(f, "{}", WithSource(&**node, src))?;
                 }
                 for id in field {
-                    write!(f, ".{id}")?;
+                    write!(f, ".{}", id.of(src))?;
                 }
                 Ok(())
             }
-            Arg::Pipe(p) => write!(f, "{p}"),
+            Arg::Pipe(p) => write!(f, "{}", WithSource(&**p, src)),
         }
     }
 }
 
-impl fmt::Display for CommandNode {
+impl fmt::Display for WithSource<'_, CommandNode> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, a) in self.args.iter().enumerate() {
+        for (i, a) in self.0.args.iter().enumerate() {
             if i > 0 {
                 f.write_char(' ')?;
             }
             if let Arg::Pipe(p) = a {
-                write!(f, "({p})")?;
+                write!(f, "({})", WithSource(&**p, self.1))?;
             } else {
-                write!(f, "{a}")?;
+                write!(f, "{}", WithSource(a, self.1))?;
             }
         }
         Ok(())
     }
 }
 
-impl fmt::Display for PipeNode {
+impl fmt::Display for WithSource<'_, PipeNode> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if !self.decl.is_empty() {
-            for (i, v) in self.decl.iter().enumerate() {
+        let pipe = self.0;
+        if !pipe.decl.is_empty() {
+            for (i, v) in pipe.decl.iter().enumerate() {
                 if i > 0 {
                     f.write_str(", ")?;
                 }
-                write!(f, "{v}")?;
+                write!(f, "{}", WithSource(v, self.1))?;
             }
-            f.write_str(if self.is_assign { " = " } else { " := " })?;
+            f.write_str(if pipe.is_assign { " = " } else { " := " })?;
         }
-        for (i, c) in self.cmds.iter().enumerate() {
+        for (i, c) in pipe.cmds.iter().enumerate() {
             if i > 0 {
                 f.write_str(" | ")?;
             }
-            write!(f, "{c}")?;
+            write!(f, "{}", WithSource(c, self.1))?;
         }
         Ok(())
     }
 }
 
-/// A node or list with the source its text nodes point into, to print as Go's `String()`.
+/// A node or list with the source its text nodes and names point into, to print as Go's
+/// `String()`.
 pub(crate) struct WithSource<'a, T>(pub &'a T, pub &'a str);
 
 impl fmt::Display for WithSource<'_, ListNode> {
@@ -270,11 +293,11 @@ impl fmt::Display for WithSource<'_, Node> {
             Node::Text { start, end } => {
                 f.write_str(src.get(*start as usize..*end as usize).unwrap_or_default())
             }
-            Node::Action(a) => write!(f, "{{{{{}}}}}", a.pipe),
+            Node::Action(a) => write!(f, "{{{{{}}}}}", WithSource(&a.pipe, src)),
             Node::If(b) => b.write("if", src, f),
             Node::With(b) => b.write("with", src, f),
             Node::Range(b) => b.write("range", src, f),
-            Node::Template(t) => write!(f, "{t}"),
+            Node::Template(t) => write!(f, "{}", WithSource(&**t, src)),
             Node::Break(_) => f.write_str("{{break}}"),
             Node::Continue(_) => f.write_str("{{continue}}"),
         }
@@ -286,7 +309,7 @@ impl BranchNode {
         write!(
             f,
             "{{{{{name} {}}}}}{}",
-            self.pipe,
+            WithSource(&self.pipe, src),
             WithSource(&self.list, src)
         )?;
         if let Some(e) = &self.else_list {
@@ -296,12 +319,12 @@ impl BranchNode {
     }
 }
 
-impl fmt::Display for TemplateNode {
+impl fmt::Display for WithSource<'_, TemplateNode> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let q = crate::gofmt::quote(&self.name);
-        match &self.pipe {
+        let q = crate::gofmt::quote(&self.0.name);
+        match &self.0.pipe {
             None => write!(f, "{{{{template {q}}}}}"),
-            Some(p) => write!(f, "{{{{template {q} {p}}}}}"),
+            Some(p) => write!(f, "{{{{template {q} {}}}}}", WithSource(p, self.1)),
         }
     }
 }
@@ -350,7 +373,7 @@ struct Parser<'a> {
     lex_error: String,
     /// One shared copy of each identifier and string the template repeats.
     interned: FastMap<&'a str, Arc<str>>,
-    vars: Vec<Arc<str>>,
+    vars: Vec<&'a str>,
     /// Where the action being parsed started (its line is worked out only for an error).
     action_start: Option<Item>,
     range_depth: usize,
@@ -399,7 +422,7 @@ pub(crate) fn parse(
         parse_name: name.clone(),
         text: shared.clone(),
         has_func,
-        vars: vec!["$".into()],
+        vars: vec!["$"],
         action_start: None,
         range_depth: 0,
         depth: 0,
@@ -548,7 +571,7 @@ impl<'a> Parser<'a> {
     }
 
     fn with_fresh_scope<T>(&mut self, f: impl FnOnce(&mut Self) -> PResult<T>) -> PResult<T> {
-        let vars = std::mem::replace(&mut self.vars, vec!["$".into()]);
+        let vars = std::mem::replace(&mut self.vars, vec!["$"]);
         let rd = std::mem::replace(&mut self.range_depth, 0);
         let r = f(self);
         self.vars = vars;
@@ -798,21 +821,19 @@ impl<'a> Parser<'a> {
             if next.typ == ItemType::Assign || next.typ == ItemType::Declare {
                 is_assign = next.typ == ItemType::Assign;
                 self.next_non_space();
-                let name: Arc<str> = v.val(self.src).into();
                 decl.push(VariableNode {
                     pos: v.pos() as u32,
-                    ident: Box::new([name.clone()]),
+                    ident: Box::new([v.sym(0)]),
                 });
-                self.vars.push(name);
+                self.vars.push(v.val(self.src));
                 break;
             } else if next.typ == ItemType::Char && next.val(self.src) == "," {
                 self.next_non_space();
-                let name: Arc<str> = v.val(self.src).into();
                 decl.push(VariableNode {
                     pos: v.pos() as u32,
-                    ident: Box::new([name.clone()]),
+                    ident: Box::new([v.sym(0)]),
                 });
-                self.vars.push(name);
+                self.vars.push(v.val(self.src));
                 if context == "range" && decl.len() < 2 {
                     match self.peek_non_space().typ {
                         ItemType::Variable | ItemType::RightDelim | ItemType::RightParen => {
@@ -914,26 +935,26 @@ impl<'a> Parser<'a> {
             return Ok(Some(node));
         }
         let chain_pos = self.peek().pos() as u32;
-        let mut fields: Vec<Arc<str>> = Vec::new();
+        let mut fields: Vec<Sym> = Vec::new();
         while self.peek().typ == ItemType::Field {
-            let t = self.next();
-            fields.push(self.intern(&t.val(self.src)[1..]));
+            // the field's name, after its dot
+            fields.push(self.next().sym(1));
         }
         Ok(Some(match node {
             Arg::Field { ident, .. } => Arg::Field {
                 pos: chain_pos,
-                ident: ident.iter().cloned().chain(fields).collect(),
+                ident: ident.iter().copied().chain(fields).collect(),
             },
             Arg::Variable(v) => Arg::Variable(VariableNode {
                 pos: chain_pos,
-                ident: v.ident.iter().cloned().chain(fields).collect(),
+                ident: v.ident.iter().copied().chain(fields).collect(),
             }),
             n @ (Arg::Bool(..)
             | Arg::String { .. }
             | Arg::Number(_)
             | Arg::Nil(_)
             | Arg::Dot(_)) => {
-                let s = n.to_string();
+                let s = WithSource(&n, self.src).to_string();
                 return Err(self.errorf(format!(
                     "unexpected . after term {}",
                     crate::gofmt::quote(&s)
@@ -959,26 +980,26 @@ impl<'a> Parser<'a> {
                 }
                 Arg::Identifier {
                     pos: t.pos() as u32,
-                    name: self.intern(val),
+                    name: t.sym(0),
                 }
             }
             ItemType::Dot => Arg::Dot(t.pos() as u32),
             ItemType::Nil => Arg::Nil(t.pos() as u32),
             ItemType::Variable => {
                 let name = val.split('.').next().unwrap_or(val);
-                if !self.vars.iter().any(|v| &**v == name) {
+                if !self.vars.contains(&name) {
                     return Err(
                         self.errorf(format!("undefined variable {}", crate::gofmt::quote(name)))
                     );
                 }
                 Arg::Variable(VariableNode {
                     pos: t.pos() as u32,
-                    ident: Box::new([self.intern(val)]),
+                    ident: Box::new([t.sym(0)]),
                 })
             }
             ItemType::Field => Arg::Field {
                 pos: t.pos() as u32,
-                ident: Box::new([self.intern(&val[1..])]),
+                ident: Box::new([t.sym(1)]),
             },
             ItemType::Bool => Arg::Bool(t.pos() as u32, val == "true"),
             ItemType::CharConstant | ItemType::Complex | ItemType::Number => {
@@ -1181,6 +1202,39 @@ mod tests {
     }
 
     #[test]
+    fn names_are_ranges_of_the_source_and_print_as_go_prints_them() {
+        let src = "{{ $x := .Values.a.b }}{{ (print .c).d.e }}{{ $x.f.g | quote }}";
+        let t = parse("t", src.into(), &|_| true, 1 << 20).expect("parses");
+        let tree = &t[&Arc::from("t")];
+        assert_eq!(
+            WithSource(&tree.root, &tree.text).to_string(),
+            "{{$x := .Values.a.b}}{{(print .c).d.e}}{{$x.f.g | quote}}"
+        );
+        let names = |syms: &[Sym]| syms.iter().map(|s| s.of(src)).collect::<Vec<_>>();
+        let args = |n: usize| match &tree.root.nodes[n] {
+            Node::Action(a) => &a.pipe,
+            _ => panic!("an action"),
+        };
+        assert_eq!(names(&args(0).decl[0].ident), ["$x"]);
+        let Arg::Field { ident, .. } = &args(0).cmds[0].args[0] else {
+            panic!("a field")
+        };
+        assert_eq!(names(ident), ["Values", "a", "b"]);
+        let Arg::Chain { field, .. } = &args(1).cmds[0].args[0] else {
+            panic!("a chain")
+        };
+        assert_eq!(names(field), ["d", "e"]);
+        let Arg::Variable(v) = &args(2).cmds[0].args[0] else {
+            panic!("a variable")
+        };
+        assert_eq!(names(&v.ident), ["$x", "f", "g"]);
+        let Arg::Identifier { name, .. } = &args(2).cmds[1].args[0] else {
+            panic!("a function")
+        };
+        assert_eq!(name.of(src), "quote");
+    }
+
+    #[test]
     fn string_constants_print_as_written() {
         let t = parse(
             "t",
@@ -1193,7 +1247,10 @@ mod tests {
         let Node::Action(a) = &tree.root.nodes[0] else {
             panic!("an action")
         };
-        assert_eq!(a.pipe.to_string(), r#"print "a\tb" `c` "d" `e\f`"#);
+        assert_eq!(
+            WithSource(&a.pipe, &tree.text).to_string(),
+            r#"print "a\tb" `c` "d" `e\f`"#
+        );
         let vals: Vec<_> = a.pipe.cmds[0].args[1..]
             .iter()
             .map(|a| match a {
