@@ -10,7 +10,8 @@
 //! - `parse_ms`: parsing the template set alone (part of `render_ms`);
 //!
 //! plus `templates`, `template_bytes` and `out_bytes`. `cargo xtask bench` runs it for every
-//! corpus chart beside Helm.
+//! corpus chart beside Helm. `--only load|render|parse` times that stage alone (one warm-up
+//! and RUNS runs), for a profiler to see nothing else.
 
 use std::time::Instant;
 
@@ -35,10 +36,11 @@ fn all_templates(c: &ferry_chart::Chart, out: &mut Vec<(String, String)>) {
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
-fn timed<T>(runs: usize, mut f: impl FnMut() -> T) -> (f64, T) {
+/// The median time of `runs` calls of `f` (NaN for none) and the last result.
+fn timed<T>(runs: usize, mut f: impl FnMut() -> T) -> (f64, Option<T>) {
     let mut times = Vec::with_capacity(runs);
     let mut last = None;
     for _ in 0..runs {
@@ -47,21 +49,24 @@ fn timed<T>(runs: usize, mut f: impl FnMut() -> T) -> (f64, T) {
         times.push(start.elapsed().as_secs_f64() * 1e3);
         last = Some(out);
     }
-    (median(times), last.expect("at least one run"))
+    (median(times), last)
 }
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let usage = "usage: bench_render CHART [RUNS] [--name N] [--namespace NS] [-f VALUES]...";
+    let usage = "usage: bench_render CHART [RUNS] [--name N] [--namespace NS] [-f VALUES]... \
+                 [--only load|render|parse]";
     let path = args.next().expect(usage);
     let mut runs = 20usize;
     let mut name = "release-name".to_string();
     let mut namespace = "default".to_string();
     let mut user = Map::new();
+    let mut only = None;
     while let Some(a) = args.next() {
         match a.as_str() {
             "--name" => name = args.next().expect(usage),
             "--namespace" => namespace = args.next().expect(usage),
+            "--only" => only = Some(args.next().expect(usage)),
             "-f" => {
                 let f = args.next().expect(usage);
                 let text = std::fs::read_to_string(&f).expect("values file readable");
@@ -72,10 +77,14 @@ fn main() {
         }
     }
     let runs = runs.max(1);
+    let runs_of = |stage: &str| match &only {
+        Some(o) if o != stage => 0,
+        _ => runs,
+    };
 
     // one warm-up of each stage, so the medians see a warm page cache and allocator
     let chart = load(&path).expect("chart loads");
-    let (load_ms, chart2) = timed(runs, || load(&path).expect("chart loads"));
+    let (load_ms, chart2) = timed(runs_of("load"), || load(&path).expect("chart loads"));
     drop(chart2);
 
     let req = RenderRequest {
@@ -94,8 +103,9 @@ fn main() {
         sub_notes: false,
         skip_schema_validation: false,
     };
-    let _ = render_release(&req).expect("renders");
-    let (render_ms, rendered) = timed(runs, || render_release(&req).expect("renders"));
+    let warm = render_release(&req).expect("renders");
+    let (render_ms, rendered) = timed(runs_of("render"), || render_release(&req).expect("renders"));
+    let rendered = rendered.unwrap_or(warm);
     let out_bytes: usize = rendered.manifest.len()
         + rendered
             .hooks
@@ -106,7 +116,7 @@ fn main() {
     let (processed, _) = computed_values(&chart, &user, &mut Warnings::default()).expect("values");
     let mut tpls = Vec::new();
     all_templates(&processed, &mut tpls);
-    let (parse_ms, ()) = timed(runs, || {
+    let (parse_ms, _) = timed(runs_of("parse"), || {
         let mut set = Templates::new(helm_funcs(None));
         for (name, text) in &tpls {
             set.parse(name, text).expect("parses");

@@ -194,9 +194,46 @@ pub struct Engine {
 /// [`Engine::preparsed`]. The render uses a tree only for the very text it renders (the same
 /// shared string) and only when its set has Helm's functions alone; anything else, a text
 /// that failed to parse among them, parses at render time as before (so errors are the same).
+/// The render does not wait for texts the thread has not begun: it parses those itself, on
+/// all cores.
 pub struct Preparse {
-    queue: std::sync::Mutex<Option<std::sync::mpsc::Sender<Arc<str>>>>,
+    queue: Arc<PreparseQueue>,
     worker: std::sync::Mutex<Option<std::thread::JoinHandle<Vec<Preparsed>>>>,
+}
+
+/// The texts offered and not yet begun; `closed` once the render takes the trees (or the
+/// [`Preparse`] is dropped): the thread then stops after the text in hand.
+#[derive(Default)]
+struct PreparseQueue {
+    state: std::sync::Mutex<(std::collections::VecDeque<Arc<str>>, bool)>,
+    ready: std::sync::Condvar,
+}
+
+impl PreparseQueue {
+    fn lock(&self) -> std::sync::MutexGuard<'_, (std::collections::VecDeque<Arc<str>>, bool)> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The next text to parse; `None` once closed.
+    fn next(&self) -> Option<Arc<str>> {
+        let mut state = self.lock();
+        loop {
+            if state.1 {
+                return None;
+            }
+            if let Some(text) = state.0.pop_front() {
+                return Some(text);
+            }
+            state = self.ready.wait(state).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    fn close(&self) {
+        let mut state = self.lock();
+        state.1 = true;
+        state.0.clear();
+        self.ready.notify_all();
+    }
 }
 
 impl std::fmt::Debug for Preparse {
@@ -208,20 +245,24 @@ impl std::fmt::Debug for Preparse {
 impl Preparse {
     /// Starts the parsing thread (or nothing, when it can't start: the render parses all).
     pub fn start() -> Arc<Preparse> {
-        let (tx, rx) = std::sync::mpsc::channel::<Arc<str>>();
+        let queue = Arc::new(PreparseQueue::default());
+        let theirs = queue.clone();
         let worker = std::thread::Builder::new()
             .name("ferry-preparse".into())
             .stack_size(STACK_BUDGET.saturating_add(8 << 20))
             .spawn(move || {
                 let funcs = helm_funcs(None);
                 let limits = engine_limits();
-                rx.into_iter()
+                std::iter::from_fn(|| theirs.next())
                     .filter_map(|text| Templates::preparse(&funcs, &limits, text))
                     .collect()
             })
             .ok();
+        if worker.is_none() {
+            queue.close();
+        }
         Arc::new(Preparse {
-            queue: std::sync::Mutex::new(worker.as_ref().map(|_| tx)),
+            queue,
             worker: std::sync::Mutex::new(worker),
         })
     }
@@ -234,25 +275,29 @@ impl Preparse {
         if !template || crate::jinja::is_jinja(name) {
             return;
         }
-        if let Some(tx) = self
-            .queue
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .as_ref()
-        {
-            let _ = tx.send(file.shared_text());
+        let mut state = self.queue.lock();
+        if !state.1 {
+            state.0.push_back(file.shared_text());
+            self.queue.ready.notify_one();
         }
     }
 
-    /// Waits for the thread and takes its trees, keyed by the address of their text.
+    /// Stops the thread after the text in hand and takes its trees, keyed by the address of
+    /// their text.
     fn take(&self) -> std::collections::HashMap<usize, Preparsed> {
-        self.queue.lock().unwrap_or_else(|e| e.into_inner()).take();
+        self.queue.close();
         let worker = self.worker.lock().unwrap_or_else(|e| e.into_inner()).take();
         let parsed = worker.and_then(|w| w.join().ok()).unwrap_or_default();
         parsed
             .into_iter()
             .map(|p| (text_ptr(p.text()), p))
             .collect()
+    }
+}
+
+impl Drop for Preparse {
+    fn drop(&mut self) {
+        self.queue.close();
     }
 }
 
