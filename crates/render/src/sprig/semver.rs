@@ -185,12 +185,43 @@ pub fn register(funcs: &mut Funcs) {
         "semverCompare",
         Signature::new([Type::String, Type::String], Type::Bool),
         |_, a| {
-            let c =
-                Constraints::parse(a[0].as_str().unwrap_or_default()).map_err(FuncError::new)?;
-            let v = parse_version(a[1].as_str().unwrap_or_default())?;
-            Ok(Value::Bool(c.check(&v)))
+            let (c, v) = (a[0].as_str().unwrap_or_default(), a[1].as_str().unwrap_or_default());
+            semver_compare(c, v).map(Value::Bool)
         },
     );
+}
+
+/// How many answers of `semverCompare` a thread keeps.
+const COMPARE_CACHE: usize = 64;
+
+thread_local! {
+    /// `semverCompare`'s latest answers: charts ask the same few questions in many templates
+    /// (`.Capabilities.KubeVersion.Version` against a constraint), and the answer depends on
+    /// the two strings alone. Errors are not kept.
+    static COMPARED: std::cell::RefCell<Vec<(Box<str>, Box<str>, bool)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Sprig's `semverCompare`: whether version `v` meets constraint `c`.
+fn semver_compare(c: &str, v: &str) -> Result<bool, FuncError> {
+    let known = COMPARED.with_borrow(|seen| {
+        seen.iter()
+            .find(|(sc, sv, _)| **sc == *c && **sv == *v)
+            .map(|(_, _, ok)| *ok)
+    });
+    if let Some(ok) = known {
+        return Ok(ok);
+    }
+    let ok = Constraints::parse(c)
+        .map_err(FuncError::new)?
+        .check(&parse_version(v)?);
+    COMPARED.with_borrow_mut(|seen| {
+        if seen.len() == COMPARE_CACHE {
+            seen.clear();
+        }
+        seen.push((c.into(), v.into(), ok));
+    });
+    Ok(ok)
 }
 
 #[cfg(test)]
@@ -204,5 +235,32 @@ mod tests {
         assert_eq!(e("1.0.0-01"), "version segment starts with 0");
         assert!(e("99999999999999999999.0.0").starts_with("error parsing version segment"));
         assert_eq!(parse_version("v1.2").unwrap().to_string(), "1.2.0");
+    }
+
+    #[test]
+    fn compare_answers_are_the_same_when_remembered() {
+        let asks = [
+            (">=1.21-0", "v1.30.0", true),
+            ("<1.19", "1.20.3", false),
+            ("~1.2", "1.2.9", true),
+            ("^2", "1.9.0", false),
+        ];
+        for _ in 0..3 {
+            for (c, v, want) in asks {
+                assert_eq!(semver_compare(c, v).unwrap(), want, "{c} {v}");
+            }
+        }
+        // more questions than the cache keeps: the first ones are worked out again, alike
+        for i in 0..COMPARE_CACHE * 2 {
+            assert!(semver_compare(&format!(">={i}.0.0"), &format!("{i}.0.1")).unwrap());
+            assert!(!semver_compare(&format!(">{i}.0.1"), &format!("{i}.0.1")).unwrap());
+        }
+        for (c, v, want) in asks {
+            assert_eq!(semver_compare(c, v).unwrap(), want, "{c} {v}");
+        }
+        let err = |c: &str, v: &str| semver_compare(c, v).unwrap_err().to_string();
+        assert_eq!(err("~~1", "1.0.0"), err("~~1", "1.0.0"));
+        assert_eq!(err(">=1", "bad"), "invalid semantic version");
+        assert_eq!(err(">=1", "bad"), "invalid semantic version");
     }
 }
