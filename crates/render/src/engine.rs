@@ -316,8 +316,10 @@ fn engine_limits() -> Limits {
 /// Registers extra template functions (Helm's `CustomTemplateFuncs`).
 pub type CustomFuncs = Arc<dyn Fn(&mut Funcs) + Send + Sync>;
 
-/// What [`Engine::render_observed`] calls with `(template path, rendered text)`.
-pub type FileObserver<'a> = dyn FnMut(&str, &str) + 'a;
+/// What [`Engine::render_observed`] calls with `(template path, rendered text, late)`;
+/// `late`: the render had finished when the text was shown (it waited in line: the caller
+/// may as well take it from the returned map, and read it on all cores).
+pub type FileObserver<'a> = dyn FnMut(&str, &str, bool) + 'a;
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -363,7 +365,7 @@ impl Engine {
     }
 
     /// [`Engine::render`] that shows the caller each Go template's output as soon as it is
-    /// rendered, while the render goes on: `on_file(path, text)` runs on the caller's thread
+    /// rendered, while the render goes on: `on_file(path, text, late)` runs on the caller's thread
     /// (idle otherwise), so the manifest stage can read documents before the last template
     /// ran. The last text shown for a path is the one the returned map holds; an earlier one
     /// may come from a run on another thread that was then redone in Helm's order (see
@@ -405,7 +407,7 @@ impl Engine {
             if let Some(on_file) = on_file {
                 // ends when the render thread drops its sender: done or failed
                 for (path, text) in rx {
-                    on_file(&path, &text);
+                    on_file(&path, &text, worker.is_finished());
                 }
             }
             worker.join().unwrap_or_else(|_| {

@@ -159,8 +159,9 @@ pub fn render_release_with(
             &values,
             &req.release,
             &req.caps,
-            &mut |path, text| {
-                if !is_notes(path) {
+            // what waited until the render was done is read after it, on all cores
+            &mut |path, text, late| {
+                if !late && !is_notes(path) {
                     ahead.read(path, text);
                 }
             },

@@ -24,7 +24,7 @@ fn render_observed(files: &[(&str, &str)]) -> (Observed, Result<BTreeMap<String,
             &values,
             &release(),
             &Capabilities::default(),
-            &mut |path, text| seen.push((path.to_string(), text.to_string())),
+            &mut |path, text, _late| seen.push((path.to_string(), text.to_string())),
         )
         .map_err(|e| e.to_string());
     (seen, out)

@@ -34,7 +34,7 @@ fn render(files: &[(&str, &str)]) -> Result<BTreeMap<String, String>, String> {
                 &values,
                 &release(),
                 &Capabilities::default(),
-                &mut |path, text| {
+                &mut |path, text, _late| {
                     seen.insert(path.to_string(), text.to_string());
                 },
             )

@@ -185,7 +185,10 @@ pub fn register(funcs: &mut Funcs) {
         "semverCompare",
         Signature::new([Type::String, Type::String], Type::Bool),
         |_, a| {
-            let (c, v) = (a[0].as_str().unwrap_or_default(), a[1].as_str().unwrap_or_default());
+            let (c, v) = (
+                a[0].as_str().unwrap_or_default(),
+                a[1].as_str().unwrap_or_default(),
+            );
             semver_compare(c, v).map(Value::Bool)
         },
     );
@@ -194,12 +197,14 @@ pub fn register(funcs: &mut Funcs) {
 /// How many answers of `semverCompare` a thread keeps.
 const COMPARE_CACHE: usize = 64;
 
+/// `(constraint, version, whether the version meets it)`.
+type Answers = Vec<(Box<str>, Box<str>, bool)>;
+
 thread_local! {
     /// `semverCompare`'s latest answers: charts ask the same few questions in many templates
     /// (`.Capabilities.KubeVersion.Version` against a constraint), and the answer depends on
     /// the two strings alone. Errors are not kept.
-    static COMPARED: std::cell::RefCell<Vec<(Box<str>, Box<str>, bool)>> =
-        const { std::cell::RefCell::new(Vec::new()) };
+    static COMPARED: std::cell::RefCell<Answers> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// Sprig's `semverCompare`: whether version `v` meets constraint `c`.
