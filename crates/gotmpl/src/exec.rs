@@ -767,12 +767,16 @@ impl<'a> State<'a> {
             }
             return Ok(RV::Invalid);
         };
-        let typ = if is_iface {
-            "interface {}".to_string()
-        } else {
-            value.type_name()
+        // the receiver's static type, for messages only (worked out when one is written)
+        let typ = |value: &Value| {
+            if is_iface {
+                "interface {}".to_string()
+            } else {
+                value.type_name()
+            }
         };
         if is_iface && value.is_nil() {
+            let typ = typ(&value);
             return Err(self.errorf(format!("nil pointer evaluating {typ}.{field}")));
         }
         let method = match &value {
@@ -815,6 +819,7 @@ impl<'a> State<'a> {
             }
             _ => {}
         }
+        let typ = typ(&value);
         Err(self.errorf(format!("can't evaluate field {field} in type {typ}")))
     }
 

@@ -103,6 +103,7 @@ impl Item {
     }
 }
 
+#[derive(Clone, Copy)]
 pub(crate) struct LexOptions {
     pub break_ok: bool,
     pub continue_ok: bool,
@@ -200,16 +201,19 @@ struct Lexer<'s> {
     opts: LexOptions,
 }
 
-/// Lexes the whole input. The item list ends with `Eof` or `Error`.
-pub(crate) fn lex(input: &str, opts: LexOptions) -> Lexed {
+/// Lexes the whole input into `items` (cleared first: a thread that lexes many texts reuses
+/// one buffer). The item list ends with `Eof` or `Error`.
+pub(crate) fn lex_into(input: &str, opts: LexOptions, mut items: Vec<Item>) -> Lexed {
+    items.clear();
     if u32::try_from(input.len()).is_err() {
+        items.push(Item {
+            typ: ItemType::Error,
+            start: 0,
+            end: 0,
+            line: 1,
+        });
         return Lexed {
-            items: vec![Item {
-                typ: ItemType::Error,
-                start: 0,
-                end: 0,
-                line: 1,
-            }],
+            items,
             error: "template text is 4 GiB or more".into(),
         };
     }
@@ -219,7 +223,7 @@ pub(crate) fn lex(input: &str, opts: LexOptions) -> Lexed {
         start: 0,
         width: 0,
         paren_depth: 0,
-        items: Vec::new(),
+        items,
         error: String::new(),
         opts,
     };
@@ -728,12 +732,20 @@ mod tests {
     #[test]
     fn lines_are_counted_on_demand() {
         let src = "a\n{{x}}\n\n{{ y }}";
-        let lexed = lex(
-            src,
-            LexOptions {
-                break_ok: true,
-                continue_ok: true,
-            },
+        let opts = LexOptions {
+            break_ok: true,
+            continue_ok: true,
+        };
+        // a buffer holding another text's tokens is cleared first
+        let used = lex_into("{{ z }}{{ w }}", opts, Vec::new()).items;
+        let lexed = lex_into(src, opts, used);
+        assert_eq!(
+            lexed.items.iter().map(|i| i.val(src)).collect::<Vec<_>>(),
+            lex_into(src, opts, Vec::new())
+                .items
+                .iter()
+                .map(|i| i.val(src))
+                .collect::<Vec<_>>()
         );
         let lines: Vec<_> = lexed
             .items

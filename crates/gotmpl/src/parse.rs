@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::FastMap;
 use crate::error::{Error, ParseError};
-use crate::lex::{Item, ItemType, LexOptions, lex};
+use crate::lex::{Item, ItemType, LexOptions, lex_into};
 use crate::strconv;
 
 /// Maximum nesting of parentheses, and of control structures, accepted by
@@ -395,6 +395,16 @@ fn stack_addr() -> usize {
 
 type PResult<T> = Result<T, Error>;
 
+/// The most tokens whose buffer a thread keeps for its next parse (16 bytes each).
+const KEPT_ITEMS: usize = 1 << 16;
+
+thread_local! {
+    /// The token buffer of this thread's last parse, reused by the next: a chart's templates
+    /// parse one after the other on a few threads, and growing a buffer anew for each was
+    /// a good part of the lexer's time.
+    static ITEMS: std::cell::Cell<Vec<Item>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
 /// Parses `text` under `name`, returning every tree it defines (the top
 /// level included), like Go's `parse.Parse`.
 pub(crate) fn parse(
@@ -404,12 +414,13 @@ pub(crate) fn parse(
     max_stack: usize,
 ) -> PResult<FastMap<Arc<str>, Arc<Tree>>> {
     let text: &str = &shared;
-    let lexed = lex(
+    let lexed = lex_into(
         text,
         LexOptions {
             break_ok: !has_func("break"),
             continue_ok: !has_func("continue"),
         },
+        ITEMS.take(),
     );
     let name: Arc<str> = name.into();
     let mut p = Parser {
@@ -433,15 +444,19 @@ pub(crate) fn parse(
         cmd_stack: Vec::new(),
         arg_stack: Vec::new(),
     };
-    let root = p.parse_top()?;
-    let tree = Tree {
-        name: name.clone(),
-        parse_name: name,
-        text: p.text.clone(),
-        root,
-    };
-    p.add(tree)?;
-    Ok(p.tree_set)
+    let parsed = p.parse_top().and_then(|root| {
+        let tree = Tree {
+            name: name.clone(),
+            parse_name: name,
+            text: p.text.clone(),
+            root,
+        };
+        p.add(tree)
+    });
+    if p.items.capacity() <= KEPT_ITEMS {
+        ITEMS.set(std::mem::take(&mut p.items));
+    }
+    parsed.map(|()| p.tree_set)
 }
 
 impl<'a> Parser<'a> {
@@ -821,6 +836,7 @@ impl<'a> Parser<'a> {
             if next.typ == ItemType::Assign || next.typ == ItemType::Declare {
                 is_assign = next.typ == ItemType::Assign;
                 self.next_non_space();
+                decl.reserve_exact(1); // boxed below: no spare room
                 decl.push(VariableNode {
                     pos: v.pos() as u32,
                     ident: Box::new([v.sym(0)]),
@@ -829,6 +845,7 @@ impl<'a> Parser<'a> {
                 break;
             } else if next.typ == ItemType::Char && next.val(self.src) == "," {
                 self.next_non_space();
+                decl.reserve_exact(1); // boxed below: no spare room
                 decl.push(VariableNode {
                     pos: v.pos() as u32,
                     ident: Box::new([v.sym(0)]),
