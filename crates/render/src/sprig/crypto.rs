@@ -316,9 +316,7 @@ enum Key {
 }
 
 fn gen_rsa(bits: usize) -> Result<Key, String> {
-    rsa::RsaPrivateKey::new(&mut OsRng, bits)
-        .map(|k| Key::Rsa(Box::new(k)))
-        .map_err(|e| e.to_string())
+    super::primes::rsa_key(bits).map(|k| Key::Rsa(Box::new(k)))
 }
 
 impl Key {

@@ -12,6 +12,7 @@ mod encoding;
 mod lists;
 mod math;
 mod paths;
+mod primes;
 mod random;
 mod regex;
 mod semver;
