@@ -3,8 +3,9 @@
 //! bits set so the modulus has exactly the bits asked for, `e` = 65537), found faster than
 //! the `rsa` crate's generator finds them. That one sieves candidates by the primes up to
 //! 53 only and then runs 20 Miller-Rabin rounds and a Lucas test on the prime; here the
-//! candidates are sieved by every prime below 2^14 and the prime gets FIPS 186-5's rounds
-//! (table B.1), so a 2048-bit key takes about a third of the modular exponentiations.
+//! candidates are sieved by every prime below 2^14 and the prime gets at least the rounds of
+//! FIPS 186-5's table B.1, so a 2048-bit key takes about a third of the modular
+//! exponentiations.
 
 use num_bigint::BigUint;
 use rand_core::{OsRng, RngCore};
@@ -46,8 +47,8 @@ fn random_bits(bits: u64) -> BigUint {
     BigUint::from_bytes_be(&bytes)
 }
 
-/// Miller-Rabin rounds for a prime of `bits` bits: FIPS 186-5 table B.1 (error below
-/// 2^-100 for random candidates), and many more for sizes the table does not list.
+/// Miller-Rabin rounds for a prime of `bits` bits: at least FIPS 186-5 table B.1's (error
+/// below 2^-100 for random candidates), and many more for sizes the table does not list.
 fn rounds(bits: u64) -> usize {
     match bits {
         1024.. => 5,
