@@ -7,8 +7,8 @@ use crate::error::{Error, ExecError, FuncError, Span};
 use crate::funcs::{Builtin, Function, html_escape, js_escape, query_escape};
 use crate::gofmt;
 use crate::parse::{
-    ActionNode, Arg, BranchNode, CommandNode, ListNode, Node, NumberNode, PipeNode, Sym,
-    TemplateNode, Tree, VariableNode, WithSource,
+    ActionNode, Arg, BranchNode, CommandNode, ListNode, Node, NumberNode, PipeNode, TemplateNode,
+    Tree, VariableNode, WithSource,
 };
 use crate::template::{MissingKey, Templates};
 use crate::value::{List, Type, Value};
@@ -436,9 +436,9 @@ impl<'a> State<'a> {
         if nd > 0 {
             if r.pipe.is_assign {
                 if nd > 1 {
-                    self.set_var(r.pipe.decl[0].ident[0].of(self.src()), index.clone())?;
+                    self.set_var(r.pipe.decl[0].ident.of(self.src()), index.clone())?;
                 } else {
-                    self.set_var(r.pipe.decl[0].ident[0].of(self.src()), elem.clone())?;
+                    self.set_var(r.pipe.decl[0].ident.of(self.src()), elem.clone())?;
                 }
             } else {
                 self.set_top_var(1, elem.clone());
@@ -446,7 +446,7 @@ impl<'a> State<'a> {
         }
         if nd > 1 {
             if r.pipe.is_assign {
-                self.set_var(r.pipe.decl[1].ident[0].of(self.src()), elem.clone())?;
+                self.set_var(r.pipe.decl[1].ident.of(self.src()), elem.clone())?;
             } else {
                 self.set_top_var(2, index);
             }
@@ -564,9 +564,9 @@ impl<'a> State<'a> {
         let value = value.unwrap_or(RV::Invalid);
         for var in &pipe.decl {
             if pipe.is_assign {
-                self.set_var(var.ident[0].of(self.src()), value.clone())?;
+                self.set_var(var.ident.of(self.src()), value.clone())?;
             } else {
-                self.push(var.ident[0].of(self.src()), value.clone());
+                self.push(var.ident.of(self.src()), value.clone());
             }
         }
         Ok(value)
@@ -588,7 +588,8 @@ impl<'a> State<'a> {
         match first {
             Arg::Field { ident, .. } => {
                 self.at(Cur::Arg(first));
-                return self.eval_field_chain(dot, dot.clone(), first, ident, Some(&cmd.args), fin);
+                let names = ident.of(self.src());
+                return self.eval_field_chain(dot, dot.clone(), first, names, Some(&cmd.args), fin);
             }
             Arg::Chain { .. } => return self.eval_chain_node(dot, first, Some(&cmd.args), fin),
             Arg::Identifier { name, .. } => {
@@ -651,7 +652,8 @@ impl<'a> State<'a> {
         let Arg::Chain { node, field, .. } = chain else {
             unreachable!("eval_chain_node on a chain");
         };
-        if field.is_empty() {
+        let names = field.of(self.src());
+        if names.is_empty() {
             return Err(self.errorf("internal error: no fields in evalChainNode"));
         }
         if let Arg::Nil(_) = **node {
@@ -661,7 +663,7 @@ impl<'a> State<'a> {
             )));
         }
         let pipe = self.eval_arg(dot, None, node)?;
-        self.eval_field_chain(dot, pipe, chain, field, args, fin)
+        self.eval_field_chain(dot, pipe, chain, names, args, fin)
     }
 
     fn eval_variable_node(
@@ -672,8 +674,13 @@ impl<'a> State<'a> {
         fin: Option<RV>,
     ) -> R<RV> {
         self.at(Cur::Var(v));
-        let value = self.var_value(v.ident[0].of(self.src()))?;
-        if v.ident.len() == 1 {
+        let names = v.ident.of(self.src());
+        let (name, fields) = match names.bytes().position(|b| b == b'.') {
+            Some(i) => (&names[..i], Some(&names[i + 1..])),
+            None => (names, None),
+        };
+        let value = self.var_value(name)?;
+        let Some(fields) = fields else {
             if let Some(a) = args {
                 self.not_a_function(a, &fin)?;
             } else if fin.is_some() {
@@ -683,54 +690,41 @@ impl<'a> State<'a> {
                 )));
             }
             return Ok(value);
-        }
-        self.eval_field_chain_var(dot, value, v, &v.ident[1..], args, fin)
+        };
+        self.eval_fields(dot, value, Cur::Var(v), fields, args, fin)
     }
 
-    fn eval_field_chain_var(
+    /// Evaluates the dotted `names` in turn from `receiver`; the last one gets the arguments.
+    fn eval_fields(
         &mut self,
         dot: &RV,
         mut receiver: RV,
-        node: &'a VariableNode,
-        ident: &'a [Sym],
+        node: Cur<'a>,
+        names: &str,
         args: Option<&'a [Arg]>,
         fin: Option<RV>,
     ) -> R<RV> {
-        let (src, n) = (self.src(), ident.len());
-        for id in &ident[..n - 1] {
-            receiver = self.eval_field(dot, id.of(src), Cur::Var(node), None, None, receiver)?;
+        // a byte scan: names are short, and a dot is one byte that is never inside a character
+        let mut start = 0;
+        for (i, &b) in names.as_bytes().iter().enumerate() {
+            if b == b'.' {
+                receiver = self.eval_field(dot, &names[start..i], node, None, None, receiver)?;
+                start = i + 1;
+            }
         }
-        self.eval_field(
-            dot,
-            ident[n - 1].of(src),
-            Cur::Var(node),
-            args,
-            fin,
-            receiver,
-        )
+        self.eval_field(dot, &names[start..], node, args, fin, receiver)
     }
 
     fn eval_field_chain(
         &mut self,
         dot: &RV,
-        mut receiver: RV,
+        receiver: RV,
         node: &'a Arg,
-        ident: &'a [Sym],
+        names: &str,
         args: Option<&'a [Arg]>,
         fin: Option<RV>,
     ) -> R<RV> {
-        let (src, n) = (self.src(), ident.len());
-        for id in &ident[..n - 1] {
-            receiver = self.eval_field(dot, id.of(src), Cur::Arg(node), None, None, receiver)?;
-        }
-        self.eval_field(
-            dot,
-            ident[n - 1].of(src),
-            Cur::Arg(node),
-            args,
-            fin,
-            receiver,
-        )
+        self.eval_fields(dot, receiver, Cur::Arg(node), names, args, fin)
     }
 
     fn eval_function(
@@ -1052,7 +1046,7 @@ impl<'a> State<'a> {
                     dot,
                     dot.clone(),
                     n,
-                    ident,
+                    ident.of(self.src()),
                     Some(std::slice::from_ref(n)),
                     None,
                 )?;

@@ -75,14 +75,17 @@ pub(crate) struct PipeNode {
     pub cmds: Box<[CommandNode]>,
 }
 
+/// A variable and the fields chained to it: `$x.a.b` (its `ident`) names `$x`, then `a`, `b`.
 #[derive(Debug)]
 pub(crate) struct VariableNode {
     pub pos: u32,
-    pub ident: Box<[Sym]>,
+    pub ident: Sym,
 }
 
-/// A name in the source (a field's, a variable's, a function's): the bytes `start..end` of
-/// its tree's text. (Not a string of its own: nothing to allocate, count or free per name.)
+/// A name in the source (a function's), or names separated by dots (a variable or field and
+/// the fields chained to it: the lexer makes chained fields adjacent, so they are one run of
+/// the source): the bytes `start..end` of its tree's text. Not a string of its own: nothing
+/// to allocate, count or free per name.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Sym {
     start: u32,
@@ -94,10 +97,18 @@ impl Sym {
         Sym { start, end }
     }
 
-    /// The name, from the text of the tree it is in.
+    /// The name (or dotted names), from the text of the tree it is in.
     pub fn of(self, src: &str) -> &str {
         src.get(self.start as usize..self.end as usize)
             .unwrap_or_default()
+    }
+
+    /// The same start, up to `end`: the names chained up to there.
+    fn up_to(self, end: u32) -> Sym {
+        Sym {
+            start: self.start,
+            end,
+        }
     }
 }
 
@@ -139,9 +150,10 @@ pub(crate) enum Arg {
         quoted: Option<Box<String>>,
         value: Arc<str>,
     },
+    /// `.a.b.c`: `ident` is `a.b.c`.
     Field {
         pos: u32,
-        ident: Box<[Sym]>,
+        ident: Sym,
     },
     Variable(VariableNode),
     Identifier {
@@ -151,7 +163,8 @@ pub(crate) enum Arg {
     Chain {
         pos: u32,
         node: Box<Arg>,
-        field: Box<[Sym]>,
+        /// `(x).a.b`: `a.b`.
+        field: Sym,
     },
     Pipe(Box<PipeNode>),
 }
@@ -186,13 +199,7 @@ impl Node {
 
 impl fmt::Display for WithSource<'_, VariableNode> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, id) in self.0.ident.iter().enumerate() {
-            if i > 0 {
-                f.write_char('.')?;
-            }
-            f.write_str(id.of(self.1))?;
-        }
-        Ok(())
+        f.write_str(self.0.ident.of(self.1))
     }
 }
 
@@ -211,12 +218,7 @@ impl fmt::Display for WithSource<'_, Arg> {
                 let q = if *raw { '`' } else { '"' };
                 write!(f, "{q}{value}{q}")
             }
-            Arg::Field { ident, .. } => {
-                for id in ident {
-                    write!(f, ".{}", id.of(src))?;
-                }
-                Ok(())
-            }
+            Arg::Field { ident, .. } => write!(f, ".{}", ident.of(src)),
             Arg::Variable(v) => write!(f, "{}", WithSource(v, src)),
             Arg::Identifier { name, .. } => f.write_str(name.of(src)),
             Arg::Chain { node, field, .. } => {
@@ -225,10 +227,7 @@ impl fmt::Display for WithSource<'_, Arg> {
                 } else {
                     write!(f, "{}", WithSource(&**node, src))?;
                 }
-                for id in field {
-                    write!(f, ".{}", id.of(src))?;
-                }
-                Ok(())
+                write!(f, ".{}", field.of(src))
             }
             Arg::Pipe(p) => write!(f, "{}", WithSource(&**p, src)),
         }
@@ -839,7 +838,7 @@ impl<'a> Parser<'a> {
                 decl.reserve_exact(1); // boxed below: no spare room
                 decl.push(VariableNode {
                     pos: v.pos() as u32,
-                    ident: Box::new([v.sym(0)]),
+                    ident: v.sym(0),
                 });
                 self.vars.push(v.val(self.src));
                 break;
@@ -848,7 +847,7 @@ impl<'a> Parser<'a> {
                 decl.reserve_exact(1); // boxed below: no spare room
                 decl.push(VariableNode {
                     pos: v.pos() as u32,
-                    ident: Box::new([v.sym(0)]),
+                    ident: v.sym(0),
                 });
                 self.vars.push(v.val(self.src));
                 if context == "range" && decl.len() < 2 {
@@ -952,19 +951,21 @@ impl<'a> Parser<'a> {
             return Ok(Some(node));
         }
         let chain_pos = self.peek().pos() as u32;
-        let mut fields: Vec<Sym> = Vec::new();
+        // the names after the first field's dot, up to the end of the last field (the lexer
+        // emits chained fields back to back, and right after the term they follow)
+        let fields = self.next().sym(1);
+        let mut end = fields.end;
         while self.peek().typ == ItemType::Field {
-            // the field's name, after its dot
-            fields.push(self.next().sym(1));
+            end = self.next().sym(1).end;
         }
         Ok(Some(match node {
             Arg::Field { ident, .. } => Arg::Field {
                 pos: chain_pos,
-                ident: ident.iter().copied().chain(fields).collect(),
+                ident: ident.up_to(end),
             },
             Arg::Variable(v) => Arg::Variable(VariableNode {
                 pos: chain_pos,
-                ident: v.ident.iter().copied().chain(fields).collect(),
+                ident: v.ident.up_to(end),
             }),
             n @ (Arg::Bool(..)
             | Arg::String { .. }
@@ -980,7 +981,7 @@ impl<'a> Parser<'a> {
             n => Arg::Chain {
                 pos: chain_pos,
                 node: Box::new(n),
-                field: fields.into_boxed_slice(),
+                field: fields.up_to(end),
             },
         }))
     }
@@ -1011,12 +1012,12 @@ impl<'a> Parser<'a> {
                 }
                 Arg::Variable(VariableNode {
                     pos: t.pos() as u32,
-                    ident: Box::new([t.sym(0)]),
+                    ident: t.sym(0),
                 })
             }
             ItemType::Field => Arg::Field {
                 pos: t.pos() as u32,
-                ident: Box::new([t.sym(1)]),
+                ident: t.sym(1),
             },
             ItemType::Bool => Arg::Bool(t.pos() as u32, val == "true"),
             ItemType::CharConstant | ItemType::Complex | ItemType::Number => {
@@ -1227,24 +1228,23 @@ mod tests {
             WithSource(&tree.root, &tree.text).to_string(),
             "{{$x := .Values.a.b}}{{(print .c).d.e}}{{$x.f.g | quote}}"
         );
-        let names = |syms: &[Sym]| syms.iter().map(|s| s.of(src)).collect::<Vec<_>>();
         let args = |n: usize| match &tree.root.nodes[n] {
             Node::Action(a) => &a.pipe,
             _ => panic!("an action"),
         };
-        assert_eq!(names(&args(0).decl[0].ident), ["$x"]);
+        assert_eq!(args(0).decl[0].ident.of(src), "$x");
         let Arg::Field { ident, .. } = &args(0).cmds[0].args[0] else {
             panic!("a field")
         };
-        assert_eq!(names(ident), ["Values", "a", "b"]);
+        assert_eq!(ident.of(src), "Values.a.b");
         let Arg::Chain { field, .. } = &args(1).cmds[0].args[0] else {
             panic!("a chain")
         };
-        assert_eq!(names(field), ["d", "e"]);
+        assert_eq!(field.of(src), "d.e");
         let Arg::Variable(v) = &args(2).cmds[0].args[0] else {
             panic!("a variable")
         };
-        assert_eq!(names(&v.ident), ["$x", "f", "g"]);
+        assert_eq!(v.ident.of(src), "$x.f.g");
         let Arg::Identifier { name, .. } = &args(2).cmds[1].args[0] else {
             panic!("a function")
         };
