@@ -589,7 +589,8 @@ impl<'a> State<'a> {
             Arg::Field { ident, .. } => {
                 self.at(Cur::Arg(first));
                 let names = ident.of(self.src());
-                return self.eval_field_chain(dot, dot.clone(), first, names, Some(&cmd.args), fin);
+                let (node, args) = (Cur::Arg(first), Some(&cmd.args[..]));
+                return self.eval_fields(dot, dot.clone(), node, names, args, fin);
             }
             Arg::Chain { .. } => return self.eval_chain_node(dot, first, Some(&cmd.args), fin),
             Arg::Identifier { name, .. } => {
@@ -663,7 +664,7 @@ impl<'a> State<'a> {
             )));
         }
         let pipe = self.eval_arg(dot, None, node)?;
-        self.eval_field_chain(dot, pipe, chain, names, args, fin)
+        self.eval_fields(dot, pipe, Cur::Arg(chain), names, args, fin)
     }
 
     fn eval_variable_node(
@@ -713,18 +714,6 @@ impl<'a> State<'a> {
             }
         }
         self.eval_field(dot, &names[start..], node, args, fin, receiver)
-    }
-
-    fn eval_field_chain(
-        &mut self,
-        dot: &RV,
-        receiver: RV,
-        node: &'a Arg,
-        names: &str,
-        args: Option<&'a [Arg]>,
-        fin: Option<RV>,
-    ) -> R<RV> {
-        self.eval_fields(dot, receiver, Cur::Arg(node), names, args, fin)
     }
 
     fn eval_function(
@@ -1042,10 +1031,10 @@ impl<'a> State<'a> {
                 return Err(self.errorf(format!("cannot assign nil to {t}")));
             }
             Arg::Field { ident, .. } => {
-                let v = self.eval_field_chain(
+                let v = self.eval_fields(
                     dot,
                     dot.clone(),
-                    n,
+                    Cur::Arg(n),
                     ident.of(self.src()),
                     Some(std::slice::from_ref(n)),
                     None,

@@ -1203,11 +1203,16 @@ mod tests {
         );
     }
 
+    /// The top-level tree of `src` parsed as template `t`, every function defined.
+    fn top_tree(src: &str) -> Arc<Tree> {
+        let t = parse("t", src.into(), &|_| true, 1 << 20).expect("parses");
+        t[&Arc::from("t")].clone()
+    }
+
     #[test]
     fn text_nodes_are_ranges_of_the_source_and_print_as_go_prints_them() {
         let src = "a {{- if .x }} b\u{e9} {{ else -}} c{{ range $i, $v := .l }}{{ $v }}-{{ end }}{{ end }}\n";
-        let t = parse("t", src.into(), &|_| true, 1 << 20).expect("parses");
-        let tree = &t[&Arc::from("t")];
+        let tree = &top_tree(src);
         // Go's `String()`: trimmed text as the lexer cut it, actions in canonical form
         assert_eq!(
             WithSource(&tree.root, &tree.text).to_string(),
@@ -1222,8 +1227,7 @@ mod tests {
     #[test]
     fn names_are_ranges_of_the_source_and_print_as_go_prints_them() {
         let src = "{{ $x := .Values.a.b }}{{ (print .c).d.e }}{{ $x.f.g | quote }}";
-        let t = parse("t", src.into(), &|_| true, 1 << 20).expect("parses");
-        let tree = &t[&Arc::from("t")];
+        let tree = &top_tree(src);
         assert_eq!(
             WithSource(&tree.root, &tree.text).to_string(),
             "{{$x := .Values.a.b}}{{(print .c).d.e}}{{$x.f.g | quote}}"
@@ -1253,14 +1257,7 @@ mod tests {
 
     #[test]
     fn string_constants_print_as_written() {
-        let t = parse(
-            "t",
-            r#"{{print "a\tb" `c` "d" `e\f`}}"#.into(),
-            &|_| true,
-            1 << 20,
-        )
-        .expect("parses");
-        let tree = &t[&Arc::from("t")];
+        let tree = &top_tree(r#"{{print "a\tb" `c` "d" `e\f`}}"#);
         let Node::Action(a) = &tree.root.nodes[0] else {
             panic!("an action")
         };

@@ -201,16 +201,23 @@ pub struct Preparse {
     worker: std::sync::Mutex<Option<std::thread::JoinHandle<Vec<Preparsed>>>>,
 }
 
-/// The texts offered and not yet begun; `closed` once the render takes the trees (or the
-/// [`Preparse`] is dropped): the thread then stops after the text in hand.
+/// The texts offered to the [`Preparse`] thread and not yet begun.
 #[derive(Default)]
 struct PreparseQueue {
-    state: std::sync::Mutex<(std::collections::VecDeque<Arc<str>>, bool)>,
+    state: std::sync::Mutex<Queued>,
     ready: std::sync::Condvar,
 }
 
+#[derive(Default)]
+struct Queued {
+    texts: std::collections::VecDeque<Arc<str>>,
+    /// Once the render takes the trees (or the [`Preparse`] is dropped): the thread stops
+    /// after the text in hand, and nothing more is queued.
+    closed: bool,
+}
+
 impl PreparseQueue {
-    fn lock(&self) -> std::sync::MutexGuard<'_, (std::collections::VecDeque<Arc<str>>, bool)> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Queued> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -218,10 +225,10 @@ impl PreparseQueue {
     fn next(&self) -> Option<Arc<str>> {
         let mut state = self.lock();
         loop {
-            if state.1 {
+            if state.closed {
                 return None;
             }
-            if let Some(text) = state.0.pop_front() {
+            if let Some(text) = state.texts.pop_front() {
                 return Some(text);
             }
             state = self.ready.wait(state).unwrap_or_else(|e| e.into_inner());
@@ -230,8 +237,8 @@ impl PreparseQueue {
 
     fn close(&self) {
         let mut state = self.lock();
-        state.1 = true;
-        state.0.clear();
+        state.closed = true;
+        state.texts.clear();
         self.ready.notify_all();
     }
 }
@@ -276,8 +283,8 @@ impl Preparse {
             return;
         }
         let mut state = self.queue.lock();
-        if !state.1 {
-            state.0.push_back(file.shared_text());
+        if !state.closed {
+            state.texts.push_back(file.shared_text());
             self.queue.ready.notify_one();
         }
     }
