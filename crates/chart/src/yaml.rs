@@ -19,6 +19,9 @@ use yaml_rust2::scanner::{Marker, TScalarStyle};
 
 use crate::value::{Map, Value, go_format_g, go_json_float};
 
+mod head;
+pub use head::{head_is_fast, parse_head};
+
 /// A YAML error with its position (1-based line and column) when known.
 #[derive(Debug, Clone, PartialEq)]
 pub struct YamlError {

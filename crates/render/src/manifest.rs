@@ -229,7 +229,7 @@ fn head_of(doc: &str, path: &str) -> Result<Head, ManifestError> {
         path: path.to_string(),
         message,
     };
-    let v = ferry_chart::yaml::parse(doc).map_err(|e| err(e.to_string()))?;
+    let v = ferry_chart::yaml::parse_head(doc).map_err(|e| err(e.to_string()))?;
     let mut head = Head::default();
     let map = match &v {
         Value::Map(m) => m,
