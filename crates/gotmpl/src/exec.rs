@@ -7,8 +7,8 @@ use crate::error::{Error, ExecError, FuncError, Span};
 use crate::funcs::{Builtin, Function, html_escape, js_escape, query_escape};
 use crate::gofmt;
 use crate::parse::{
-    ActionNode, Arg, BranchNode, CommandNode, ListNode, Node, NumberNode, PipeNode, TemplateNode,
-    Tree, VariableNode, WithSource,
+    ActionNode, Arena, Arg, BranchNode, CommandNode, ListNode, Node, NumberNode, PipeNode, Src,
+    TemplateNode, Tree, VariableNode, WithSource,
 };
 use crate::template::{MissingKey, Templates};
 use crate::value::{List, Type, Value};
@@ -105,21 +105,21 @@ enum Cur<'a> {
 }
 
 impl Cur<'_> {
-    fn pos(&self) -> Option<usize> {
+    fn pos(&self, arena: &Arena) -> Option<usize> {
         Some(match self {
             Cur::None => return None,
-            Cur::Node(n) => n.pos(),
+            Cur::Node(n) => n.pos(arena),
             Cur::Action(a) => a.pipe.pos as usize,
             Cur::Pipe(p) => p.pos as usize,
             Cur::Cmd(c) => c.pos as usize,
-            Cur::Arg(a) => a.pos(),
+            Cur::Arg(a) => a.pos(arena),
             Cur::Var(v) => v.pos as usize,
             Cur::Tmpl(t) => t.pos as usize,
         })
     }
 
     /// Go's `String()` of the node; `src` is the source of the tree it is in.
-    fn context(&self, src: &str) -> String {
+    fn context(&self, src: Src<'_>) -> String {
         match self {
             Cur::None => String::new(),
             Cur::Node(n) => WithSource(*n, src).to_string(),
@@ -276,7 +276,7 @@ impl<'a> State<'a> {
     }
 
     fn error_with(&self, message: String, source: Option<Error>) -> Error {
-        match self.node.pos() {
+        match self.node.pos(&self.tmpl.arena) {
             None => Error::ExecNoNode {
                 name: self.tmpl.name.to_string(),
                 message,
@@ -285,7 +285,7 @@ impl<'a> State<'a> {
                 name: self.tmpl.name.to_string(),
                 location: self.tmpl.parse_name.to_string(),
                 span: Span::at(&self.tmpl.text, pos),
-                context: self.node.context(&self.tmpl.text),
+                context: self.node.context(self.tmpl.src()),
                 message,
                 source,
             })),
@@ -327,10 +327,22 @@ impl<'a> State<'a> {
 
     // ---- variables ----
 
-    /// The source of the tree being walked, which its nodes' names and texts point into.
-    fn src(&self) -> &'a str {
+    /// The source text of the tree being walked, which its nodes' names and texts point into.
+    fn text(&self) -> &'a str {
         let tree: &'a Tree = self.tmpl;
         &tree.text
+    }
+
+    /// The source and nodes of the tree being walked.
+    fn src(&self) -> Src<'a> {
+        let tree: &'a Tree = self.tmpl;
+        tree.src()
+    }
+
+    /// The nodes of the tree being walked.
+    fn ar(&self) -> &'a Arena {
+        let tree: &'a Tree = self.tmpl;
+        &tree.arena
     }
 
     fn push(&mut self, name: &'a str, v: RV) {
@@ -363,8 +375,8 @@ impl<'a> State<'a> {
 
     // ---- walking ----
 
-    fn walk_list(&mut self, dot: &RV, list: &'a ListNode) -> R<Flow> {
-        for n in &list.nodes {
+    fn walk_list(&mut self, dot: &RV, list: &ListNode) -> R<Flow> {
+        for n in self.ar().list(list.nodes) {
             let f = self.walk(dot, n)?;
             if f != Flow::Normal {
                 return Ok(f);
@@ -393,10 +405,10 @@ impl<'a> State<'a> {
             }
             Node::Break(_) => return Ok(Flow::Break),
             Node::Continue(_) => return Ok(Flow::Continue),
-            Node::If(b) => return self.walk_if_or_with(false, dot, b),
-            Node::With(b) => return self.walk_if_or_with(true, dot, b),
-            Node::Range(b) => self.walk_range(dot, node, b)?,
-            Node::Template(t) => self.walk_template(dot, t)?,
+            Node::If(b) => return self.walk_if_or_with(false, dot, self.ar().at(*b)),
+            Node::With(b) => return self.walk_if_or_with(true, dot, self.ar().at(*b)),
+            Node::Range(b) => self.walk_range(dot, node, self.ar().at(*b))?,
+            Node::Template(t) => self.walk_template(dot, self.ar().at(*t))?,
         }
         Ok(Flow::Normal)
     }
@@ -432,13 +444,14 @@ impl<'a> State<'a> {
 
     fn one_iteration(&mut self, r: &'a BranchNode, mark: usize, index: RV, elem: RV) -> R<Flow> {
         self.step()?;
-        let nd = r.pipe.decl.len();
+        let decl = self.ar().list(r.pipe.decl);
+        let nd = decl.len();
         if nd > 0 {
             if r.pipe.is_assign {
                 if nd > 1 {
-                    self.set_var(r.pipe.decl[0].ident.of(self.src()), index.clone())?;
+                    self.set_var(decl[0].ident.of(self.text()), index.clone())?;
                 } else {
-                    self.set_var(r.pipe.decl[0].ident.of(self.src()), elem.clone())?;
+                    self.set_var(decl[0].ident.of(self.text()), elem.clone())?;
                 }
             } else {
                 self.set_top_var(1, elem.clone());
@@ -446,7 +459,7 @@ impl<'a> State<'a> {
         }
         if nd > 1 {
             if r.pipe.is_assign {
-                self.set_var(r.pipe.decl[1].ident.of(self.src()), elem.clone())?;
+                self.set_var(decl[1].ident.of(self.text()), elem.clone())?;
             } else {
                 self.set_top_var(2, index);
             }
@@ -557,16 +570,16 @@ impl<'a> State<'a> {
         };
         self.at(Cur::Pipe(pipe));
         let mut value: Option<RV> = None;
-        for cmd in &pipe.cmds {
+        for cmd in self.ar().list(pipe.cmds) {
             let v = self.eval_command(dot, cmd, value.take())?;
             value = Some(v.unwrap());
         }
         let value = value.unwrap_or(RV::Invalid);
-        for var in &pipe.decl {
+        for var in self.ar().list(pipe.decl) {
             if pipe.is_assign {
-                self.set_var(var.ident.of(self.src()), value.clone())?;
+                self.set_var(var.ident.of(self.text()), value.clone())?;
             } else {
-                self.push(var.ident.of(self.src()), value.clone());
+                self.push(var.ident.of(self.text()), value.clone());
             }
         }
         Ok(value)
@@ -584,33 +597,34 @@ impl<'a> State<'a> {
 
     fn eval_command(&mut self, dot: &RV, cmd: &'a CommandNode, fin: Option<RV>) -> R<RV> {
         self.step()?;
-        let first = &cmd.args[0];
+        let args: &'a [Arg] = self.ar().list(cmd.args);
+        let first = &args[0];
         match first {
             Arg::Field { ident, .. } => {
                 self.at(Cur::Arg(first));
-                let names = ident.of(self.src());
-                let (node, args) = (Cur::Arg(first), Some(&cmd.args[..]));
+                let names = ident.of(self.text());
+                let (node, args) = (Cur::Arg(first), Some(args));
                 return self.eval_fields(dot, dot.clone(), node, names, args, fin);
             }
-            Arg::Chain { .. } => return self.eval_chain_node(dot, first, Some(&cmd.args), fin),
+            Arg::Chain { .. } => return self.eval_chain_node(dot, first, Some(args), fin),
             Arg::Identifier { name, .. } => {
-                let name = name.of(self.src());
-                return self.eval_function(dot, first, name, Cur::Cmd(cmd), Some(&cmd.args), fin);
+                let name = name.of(self.text());
+                return self.eval_function(dot, first, name, Cur::Cmd(cmd), Some(args), fin);
             }
             Arg::Pipe(p) => {
-                self.not_a_function(&cmd.args, &fin)?;
-                return self.eval_pipeline(dot, Some(p));
+                self.not_a_function(args, &fin)?;
+                return self.eval_pipeline(dot, Some(self.ar().at(*p)));
             }
-            Arg::Variable(v) => return self.eval_variable_node(dot, v, Some(&cmd.args), fin),
+            Arg::Variable(v) => return self.eval_variable_node(dot, v, Some(args), fin),
             _ => {}
         }
         self.at(Cur::Arg(first));
-        self.not_a_function(&cmd.args, &fin)?;
+        self.not_a_function(args, &fin)?;
         match first {
             Arg::Bool(_, b) => Ok(RV::Val(Value::Bool(*b), false)),
             Arg::Dot(_) => Ok(dot.clone()),
             Arg::Nil(_) => Err(self.errorf("nil is not a command")),
-            Arg::Number(n) => self.ideal_constant(first, n),
+            Arg::Number(n) => self.ideal_constant(first, self.ar().at(*n)),
             Arg::String { value, .. } => Ok(RV::Val(Value::String(value.clone()), false)),
             _ => Err(self.errorf(format!(
                 "can't evaluate command {}",
@@ -621,7 +635,7 @@ impl<'a> State<'a> {
 
     fn ideal_constant(&mut self, node: &'a Arg, n: &NumberNode) -> R<RV> {
         self.at(Cur::Arg(node));
-        let t = &*n.text;
+        let t = n.text.of(self.text());
         let is_hex_int = t.len() > 2
             && t.starts_with('0')
             && matches!(t.as_bytes()[1], b'x' | b'X')
@@ -653,11 +667,12 @@ impl<'a> State<'a> {
         let Arg::Chain { node, field, .. } = chain else {
             unreachable!("eval_chain_node on a chain");
         };
-        let names = field.of(self.src());
+        let names = field.of(self.text());
         if names.is_empty() {
             return Err(self.errorf("internal error: no fields in evalChainNode"));
         }
-        if let Arg::Nil(_) = **node {
+        let node = self.ar().at(*node);
+        if let Arg::Nil(_) = node {
             return Err(self.errorf(format!(
                 "indirection through explicit nil in {}",
                 WithSource(chain, self.src())
@@ -675,7 +690,7 @@ impl<'a> State<'a> {
         fin: Option<RV>,
     ) -> R<RV> {
         self.at(Cur::Var(v));
-        let names = v.ident.of(self.src());
+        let names = v.ident.of(self.text());
         let (name, fields) = match names.bytes().position(|b| b == b'.') {
             Some(i) => (&names[..i], Some(&names[i + 1..])),
             None => (names, None),
@@ -1035,7 +1050,7 @@ impl<'a> State<'a> {
                     dot,
                     dot.clone(),
                     Cur::Arg(n),
-                    ident.of(self.src()),
+                    ident.of(self.text()),
                     Some(std::slice::from_ref(n)),
                     None,
                 )?;
@@ -1046,11 +1061,12 @@ impl<'a> State<'a> {
                 return self.validate_type(r, typ);
             }
             Arg::Pipe(p) => {
-                let r = self.eval_pipeline(dot, Some(p))?;
+                let r = self.eval_pipeline(dot, Some(self.ar().at(*p)))?;
                 return self.validate_type(r, typ);
             }
             Arg::Identifier { name, .. } => {
-                let r = self.eval_function(dot, n, name.of(self.src()), Cur::Arg(n), None, None)?;
+                let r =
+                    self.eval_function(dot, n, name.of(self.text()), Cur::Arg(n), None, None)?;
                 return self.validate_type(r, typ);
             }
             Arg::Chain { .. } => {
@@ -1060,16 +1076,20 @@ impl<'a> State<'a> {
             _ => {}
         }
         let t = typ.unwrap_or(&Type::Interface);
+        let number = match n {
+            Arg::Number(i) => Some(self.ar().at(*i)),
+            _ => None,
+        };
         match t.underlying() {
-            Type::Bool => match n {
-                Arg::Bool(_, b) => Ok(RV::Val(Value::Bool(*b), false)),
+            Type::Bool => match (n, number) {
+                (Arg::Bool(_, b), _) => Ok(RV::Val(Value::Bool(*b), false)),
                 _ => Err(self.errorf(format!(
                     "expected bool; found {}",
                     WithSource(n, self.src())
                 ))),
             },
-            Type::Complex128 => match n {
-                Arg::Number(num) if num.is_complex => {
+            Type::Complex128 => match (n, number) {
+                (Arg::Number(_), Some(num)) if num.is_complex => {
                     Ok(RV::Val(Value::Complex(num.complex.0, num.complex.1), false))
                 }
                 _ => Err(self.errorf(format!(
@@ -1077,15 +1097,17 @@ impl<'a> State<'a> {
                     WithSource(n, self.src())
                 ))),
             },
-            Type::Float64 => match n {
-                Arg::Number(num) if num.is_float => Ok(RV::Val(Value::Float(num.float64), false)),
+            Type::Float64 => match (n, number) {
+                (Arg::Number(_), Some(num)) if num.is_float => {
+                    Ok(RV::Val(Value::Float(num.float64), false))
+                }
                 _ => Err(self.errorf(format!(
                     "expected float; found {}",
                     WithSource(n, self.src())
                 ))),
             },
-            Type::Int | Type::Int64 => match n {
-                Arg::Number(num) if num.is_int => Ok(RV::Val(
+            Type::Int | Type::Int64 => match (n, number) {
+                (Arg::Number(_), Some(num)) if num.is_int => Ok(RV::Val(
                     if matches!(t, Type::Int64) {
                         Value::Int64(num.int64)
                     } else {
@@ -1098,24 +1120,26 @@ impl<'a> State<'a> {
                     WithSource(n, self.src())
                 ))),
             },
-            Type::Uint64 => match n {
-                Arg::Number(num) if num.is_uint => Ok(RV::Val(Value::Uint64(num.uint64), false)),
+            Type::Uint64 => match (n, number) {
+                (Arg::Number(_), Some(num)) if num.is_uint => {
+                    Ok(RV::Val(Value::Uint64(num.uint64), false))
+                }
                 _ => Err(self.errorf(format!(
                     "expected unsigned integer; found {}",
                     WithSource(n, self.src())
                 ))),
             },
-            Type::String => match n {
-                Arg::String { value, .. } => Ok(RV::Val(Value::String(value.clone()), false)),
+            Type::String => match (n, number) {
+                (Arg::String { value, .. }, _) => Ok(RV::Val(Value::String(value.clone()), false)),
                 _ => Err(self.errorf(format!(
                     "expected string; found {}",
                     WithSource(n, self.src())
                 ))),
             },
-            Type::Interface | Type::Reflect => match n {
-                Arg::Bool(_, b) => Ok(RV::Val(Value::Bool(*b), false)),
-                Arg::Number(num) => self.ideal_constant(n, num),
-                Arg::String { value, .. } => Ok(RV::Val(Value::String(value.clone()), false)),
+            Type::Interface | Type::Reflect => match (n, number) {
+                (Arg::Bool(_, b), _) => Ok(RV::Val(Value::Bool(*b), false)),
+                (Arg::Number(_), Some(num)) => self.ideal_constant(n, num),
+                (Arg::String { value, .. }, _) => Ok(RV::Val(Value::String(value.clone()), false)),
                 _ => Err(self.errorf(format!(
                     "can't handle assignment of {} to empty interface argument",
                     WithSource(n, self.src())
@@ -1135,7 +1159,7 @@ impl<'a> State<'a> {
             RV::Val(Value::Func(_), _) => {
                 return Err(self.errorf(format!(
                     "can't print {} of type {}",
-                    c.context(&self.tmpl.text),
+                    c.context(self.tmpl.src()),
                     v.type_name()
                 )));
             }

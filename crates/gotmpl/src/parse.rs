@@ -2,6 +2,7 @@
 //! the parse tree the executor walks.
 
 use std::fmt::{self, Write as _};
+use std::marker::PhantomData;
 use std::sync::Arc;
 
 use crate::FastMap;
@@ -20,14 +21,164 @@ pub(crate) struct Tree {
     pub name: Arc<str>,
     pub parse_name: Arc<str>,
     pub text: Arc<str>,
+    /// The nodes of every tree parsed from `text` (its top level and its definitions).
+    pub arena: Arc<Arena>,
     pub root: ListNode,
 }
 
-/// A list of nodes. (Parse trees live through the render: the lists, like every list of the
-/// tree, are boxed slices, without spare capacity.)
-#[derive(Debug)]
+/// A run of `T`s of an [`Arena`]: where it starts and how many.
+pub(crate) struct Span<T> {
+    start: u32,
+    len: u32,
+    _of: PhantomData<fn() -> T>,
+}
+
+impl<T> Clone for Span<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for Span<T> {}
+
+impl<T> fmt::Debug for Span<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}..+{}", self.start, self.len)
+    }
+}
+
+impl<T> Span<T> {
+    const EMPTY: Span<T> = Span {
+        start: 0,
+        len: 0,
+        _of: PhantomData,
+    };
+
+    pub fn len(&self) -> usize {
+        self.len as usize
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+/// One `T` of an [`Arena`].
+pub(crate) struct Idx<T> {
+    at: u32,
+    _of: PhantomData<fn() -> T>,
+}
+
+impl<T> Clone for Idx<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for Idx<T> {}
+
+impl<T> fmt::Debug for Idx<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.at)
+    }
+}
+
+/// The nodes of one parsed text, kind by kind, each list of a tree a run of its vector:
+/// a text's trees are a few allocations, not one per node, so they are quick to build,
+/// walk and free.
+#[derive(Debug, Default)]
+pub(crate) struct Arena {
+    nodes: Vec<Node>,
+    branches: Vec<BranchNode>,
+    templates: Vec<TemplateNode>,
+    pipes: Vec<PipeNode>,
+    cmds: Vec<CommandNode>,
+    args: Vec<Arg>,
+    vars: Vec<VariableNode>,
+    numbers: Vec<NumberNode>,
+}
+
+/// The vector of an [`Arena`] that holds `T`s.
+pub(crate) trait Holds<T> {
+    fn all(&self) -> &Vec<T>;
+    fn all_mut(&mut self) -> &mut Vec<T>;
+}
+
+macro_rules! holds {
+    ($($t:ty => $f:ident),* $(,)?) => {$(
+        impl Holds<$t> for Arena {
+            fn all(&self) -> &Vec<$t> {
+                &self.$f
+            }
+            fn all_mut(&mut self) -> &mut Vec<$t> {
+                &mut self.$f
+            }
+        }
+    )*};
+}
+
+holds!(
+    Node => nodes,
+    BranchNode => branches,
+    TemplateNode => templates,
+    PipeNode => pipes,
+    CommandNode => cmds,
+    Arg => args,
+    VariableNode => vars,
+    NumberNode => numbers,
+);
+
+impl Arena {
+    /// The run `s`.
+    pub fn list<T>(&self, s: Span<T>) -> &[T]
+    where
+        Self: Holds<T>,
+    {
+        let start = s.start as usize;
+        self.all()
+            .get(start..start + s.len as usize)
+            .unwrap_or_default()
+    }
+
+    /// The node `i`.
+    pub fn at<T>(&self, i: Idx<T>) -> &T
+    where
+        Self: Holds<T>,
+    {
+        &self.all()[i.at as usize]
+    }
+
+    /// Moves `items` to the end of the arena, as one run.
+    fn push_list<T>(&mut self, items: impl Iterator<Item = T>) -> Span<T>
+    where
+        Self: Holds<T>,
+    {
+        let v = self.all_mut();
+        let start = v.len();
+        v.extend(items);
+        Span {
+            // the lexer refuses texts of 4 GiB or more: no text has more nodes than bytes
+            start: start as u32,
+            len: (v.len() - start) as u32,
+            _of: PhantomData,
+        }
+    }
+
+    fn push<T>(&mut self, item: T) -> Idx<T>
+    where
+        Self: Holds<T>,
+    {
+        let v = self.all_mut();
+        v.push(item);
+        Idx {
+            at: (v.len() - 1) as u32,
+            _of: PhantomData,
+        }
+    }
+}
+
+/// A list of nodes: a run of its tree's arena.
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct ListNode {
-    pub nodes: Box<[Node]>,
+    pub nodes: Span<Node>,
 }
 
 #[derive(Debug)]
@@ -38,12 +189,12 @@ pub(crate) enum Node {
         end: u32,
     },
     Action(ActionNode),
-    If(Box<BranchNode>),
-    With(Box<BranchNode>),
-    Range(Box<BranchNode>),
-    Template(Box<TemplateNode>),
-    Break(usize),
-    Continue(usize),
+    If(Idx<BranchNode>),
+    With(Idx<BranchNode>),
+    Range(Idx<BranchNode>),
+    Template(Idx<TemplateNode>),
+    Break(u32),
+    Continue(u32),
 }
 
 /// An action's position is its pipeline's (both are its first token's).
@@ -71,8 +222,8 @@ pub(crate) struct TemplateNode {
 pub(crate) struct PipeNode {
     pub pos: u32,
     pub is_assign: bool,
-    pub decl: Box<[VariableNode]>,
-    pub cmds: Box<[CommandNode]>,
+    pub decl: Span<VariableNode>,
+    pub cmds: Span<CommandNode>,
 }
 
 /// A variable and the fields chained to it: `$x.a.b` (its `ident`) names `$x`, then `a`, `b`.
@@ -115,13 +266,14 @@ impl Sym {
 #[derive(Debug)]
 pub(crate) struct CommandNode {
     pub pos: u32,
-    pub args: Box<[Arg]>,
+    pub args: Span<Arg>,
 }
 
 #[derive(Debug)]
 pub(crate) struct NumberNode {
     pub pos: u32,
-    pub text: Arc<str>,
+    /// The constant as written.
+    pub text: Sym,
     pub is_int: bool,
     pub is_uint: bool,
     pub is_float: bool,
@@ -139,7 +291,7 @@ pub(crate) enum Arg {
     Bool(u32, bool),
     Dot(u32),
     Nil(u32),
-    Number(Box<NumberNode>),
+    Number(Idx<NumberNode>),
     /// A string constant. `quoted` is its source form (Go's `StringNode.Quoted`) when that
     /// differs from `"value"` / `` `value` `` (`raw`), which is the common case and not stored.
     String {
@@ -162,44 +314,60 @@ pub(crate) enum Arg {
     },
     Chain {
         pos: u32,
-        node: Box<Arg>,
+        node: Idx<Arg>,
         /// `(x).a.b`: `a.b`.
         field: Sym,
     },
-    Pipe(Box<PipeNode>),
+    Pipe(Idx<PipeNode>),
 }
 
 impl Arg {
-    pub fn pos(&self) -> usize {
+    pub fn pos(&self, arena: &Arena) -> usize {
         (match self {
             Arg::Bool(p, _) | Arg::Dot(p) | Arg::Nil(p) => *p,
-            Arg::Number(n) => n.pos,
+            Arg::Number(n) => arena.at(*n).pos,
             Arg::String { pos, .. } => *pos,
             Arg::Field { pos, .. } | Arg::Identifier { pos, .. } | Arg::Chain { pos, .. } => *pos,
             Arg::Variable(v) => v.pos,
-            Arg::Pipe(p) => p.pos,
+            Arg::Pipe(p) => arena.at(*p).pos,
         }) as usize
     }
 }
 
 impl Node {
     /// Byte offset of the node in its tree's source (0 for text, as Go's executor reports).
-    pub fn pos(&self) -> usize {
+    pub fn pos(&self, arena: &Arena) -> usize {
         match self {
             Node::Text { .. } => 0,
             Node::Action(a) => a.pipe.pos as usize,
-            Node::If(b) | Node::With(b) | Node::Range(b) => b.pipe.pos as usize,
-            Node::Template(t) => t.pos as usize,
-            Node::Break(p) | Node::Continue(p) => *p,
+            Node::If(b) | Node::With(b) | Node::Range(b) => arena.at(*b).pipe.pos as usize,
+            Node::Template(t) => arena.at(*t).pos as usize,
+            Node::Break(p) | Node::Continue(p) => *p as usize,
         }
     }
 }
 
 // ---- Go's String() forms, used in error contexts ----
 
+/// A tree's source text and node arena: what its nodes' names, texts and lists point into.
+#[derive(Clone, Copy)]
+pub(crate) struct Src<'a> {
+    pub text: &'a str,
+    pub arena: &'a Arena,
+}
+
+impl Tree {
+    pub fn src(&self) -> Src<'_> {
+        Src {
+            text: &self.text,
+            arena: &self.arena,
+        }
+    }
+}
+
 impl fmt::Display for WithSource<'_, VariableNode> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.0.ident.of(self.1))
+        f.write_str(self.0.ident.of(self.1.text))
     }
 }
 
@@ -210,7 +378,7 @@ impl fmt::Display for WithSource<'_, Arg> {
             Arg::Bool(_, b) => write!(f, "{b}"),
             Arg::Dot(_) => f.write_str("."),
             Arg::Nil(_) => f.write_str("nil"),
-            Arg::Number(n) => f.write_str(&n.text),
+            Arg::Number(n) => f.write_str(src.arena.at(*n).text.of(src.text)),
             Arg::String {
                 quoted: Some(q), ..
             } => f.write_str(q),
@@ -218,32 +386,34 @@ impl fmt::Display for WithSource<'_, Arg> {
                 let q = if *raw { '`' } else { '"' };
                 write!(f, "{q}{value}{q}")
             }
-            Arg::Field { ident, .. } => write!(f, ".{}", ident.of(src)),
+            Arg::Field { ident, .. } => write!(f, ".{}", ident.of(src.text)),
             Arg::Variable(v) => write!(f, "{}", WithSource(v, src)),
-            Arg::Identifier { name, .. } => f.write_str(name.of(src)),
+            Arg::Identifier { name, .. } => f.write_str(name.of(src.text)),
             Arg::Chain { node, field, .. } => {
-                if let Arg::Pipe(p) = &**node {
-                    write!(f, "({})", WithSource(&**p, src))?;
+                let node = src.arena.at(*node);
+                if let Arg::Pipe(p) = node {
+                    write!(f, "({})", WithSource(src.arena.at(*p), src))?;
                 } else {
-                    write!(f, "{}", WithSource(&**node, src))?;
+                    write!(f, "{}", WithSource(node, src))?;
                 }
-                write!(f, ".{}", field.of(src))
+                write!(f, ".{}", field.of(src.text))
             }
-            Arg::Pipe(p) => write!(f, "{}", WithSource(&**p, src)),
+            Arg::Pipe(p) => write!(f, "{}", WithSource(src.arena.at(*p), src)),
         }
     }
 }
 
 impl fmt::Display for WithSource<'_, CommandNode> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, a) in self.0.args.iter().enumerate() {
+        let src = self.1;
+        for (i, a) in src.arena.list(self.0.args).iter().enumerate() {
             if i > 0 {
                 f.write_char(' ')?;
             }
             if let Arg::Pipe(p) = a {
-                write!(f, "({})", WithSource(&**p, self.1))?;
+                write!(f, "({})", WithSource(src.arena.at(*p), src))?;
             } else {
-                write!(f, "{}", WithSource(a, self.1))?;
+                write!(f, "{}", WithSource(a, src))?;
             }
         }
         Ok(())
@@ -253,20 +423,21 @@ impl fmt::Display for WithSource<'_, CommandNode> {
 impl fmt::Display for WithSource<'_, PipeNode> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let pipe = self.0;
+        let src = self.1;
         if !pipe.decl.is_empty() {
-            for (i, v) in pipe.decl.iter().enumerate() {
+            for (i, v) in src.arena.list(pipe.decl).iter().enumerate() {
                 if i > 0 {
                     f.write_str(", ")?;
                 }
-                write!(f, "{}", WithSource(v, self.1))?;
+                write!(f, "{}", WithSource(v, src))?;
             }
             f.write_str(if pipe.is_assign { " = " } else { " := " })?;
         }
-        for (i, c) in pipe.cmds.iter().enumerate() {
+        for (i, c) in src.arena.list(pipe.cmds).iter().enumerate() {
             if i > 0 {
                 f.write_str(" | ")?;
             }
-            write!(f, "{}", WithSource(c, self.1))?;
+            write!(f, "{}", WithSource(c, src))?;
         }
         Ok(())
     }
@@ -274,11 +445,11 @@ impl fmt::Display for WithSource<'_, PipeNode> {
 
 /// A node or list with the source its text nodes and names point into, to print as Go's
 /// `String()`.
-pub(crate) struct WithSource<'a, T>(pub &'a T, pub &'a str);
+pub(crate) struct WithSource<'a, T>(pub &'a T, pub Src<'a>);
 
 impl fmt::Display for WithSource<'_, ListNode> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for n in &self.0.nodes {
+        for n in self.1.arena.list(self.0.nodes) {
             write!(f, "{}", WithSource(n, self.1))?;
         }
         Ok(())
@@ -289,14 +460,16 @@ impl fmt::Display for WithSource<'_, Node> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let src = self.1;
         match self.0 {
-            Node::Text { start, end } => {
-                f.write_str(src.get(*start as usize..*end as usize).unwrap_or_default())
-            }
+            Node::Text { start, end } => f.write_str(
+                src.text
+                    .get(*start as usize..*end as usize)
+                    .unwrap_or_default(),
+            ),
             Node::Action(a) => write!(f, "{{{{{}}}}}", WithSource(&a.pipe, src)),
-            Node::If(b) => b.write("if", src, f),
-            Node::With(b) => b.write("with", src, f),
-            Node::Range(b) => b.write("range", src, f),
-            Node::Template(t) => write!(f, "{}", WithSource(&**t, src)),
+            Node::If(b) => src.arena.at(*b).write("if", src, f),
+            Node::With(b) => src.arena.at(*b).write("with", src, f),
+            Node::Range(b) => src.arena.at(*b).write("range", src, f),
+            Node::Template(t) => write!(f, "{}", WithSource(src.arena.at(*t), src)),
             Node::Break(_) => f.write_str("{{break}}"),
             Node::Continue(_) => f.write_str("{{continue}}"),
         }
@@ -304,7 +477,7 @@ impl fmt::Display for WithSource<'_, Node> {
 }
 
 impl BranchNode {
-    fn write(&self, name: &str, src: &str, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    fn write(&self, name: &str, src: Src<'_>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
             "{{{{{name} {}}}}}{}",
@@ -330,16 +503,21 @@ impl fmt::Display for WithSource<'_, TemplateNode> {
 
 impl Tree {
     pub fn is_empty(&self) -> bool {
-        self.root.nodes.iter().all(|n| match n {
-            Node::Text { start, end } => self
-                .text
-                .get(*start as usize..*end as usize)
-                .unwrap_or_default()
-                .trim_matches(|c: char| c.is_whitespace())
-                .is_empty(),
-            _ => false,
-        })
+        list_is_empty(&self.root, self.src())
     }
+}
+
+/// Go's `IsEmptyTree` for a top-level list: only space text.
+fn list_is_empty(list: &ListNode, src: Src<'_>) -> bool {
+    src.arena.list(list.nodes).iter().all(|n| match n {
+        Node::Text { start, end } => src
+            .text
+            .get(*start as usize..*end as usize)
+            .unwrap_or_default()
+            .trim_matches(|c: char| c.is_whitespace())
+            .is_empty(),
+        _ => false,
+    })
 }
 
 // ---- the parser ----
@@ -351,7 +529,7 @@ enum Parsed {
 }
 
 impl Parsed {
-    fn describe(&self, src: &str) -> String {
+    fn describe(&self, src: Src<'_>) -> String {
         match self {
             Parsed::Node(n) => WithSource(n, src).to_string(),
             Parsed::End => "{{end}}".into(),
@@ -366,7 +544,6 @@ struct Parser<'a> {
     idx: usize,
     hi: usize,
     parse_name: Arc<str>,
-    text: Arc<str>,
     has_func: &'a dyn Fn(&str) -> bool,
     /// The message of the lexer's error item, if lexing stopped at one.
     lex_error: String,
@@ -379,9 +556,12 @@ struct Parser<'a> {
     depth: usize,
     stack_base: usize,
     max_stack: usize,
-    tree_set: FastMap<Arc<str>, Arc<Tree>>,
+    /// The trees parsed so far (their roots in `arena`).
+    tree_set: FastMap<Arc<str>, ListNode>,
+    /// Where the nodes go.
+    arena: Arena,
     /// Stacks the lists being parsed grow on (nested ones above their parents'): a finished
-    /// list moves to an allocation of its exact size, once.
+    /// list moves to the arena as one run.
     node_stack: Vec<Node>,
     cmd_stack: Vec<CommandNode>,
     arg_stack: Vec<Arg>,
@@ -422,6 +602,8 @@ pub(crate) fn parse(
         ITEMS.take(),
     );
     let name: Arc<str> = name.into();
+    // room for the common case: a node, a command and an argument or two per action
+    let actions = lexed.items.len() / 8;
     let mut p = Parser {
         src: text,
         items: lexed.items,
@@ -430,7 +612,6 @@ pub(crate) fn parse(
         idx: 0,
         hi: 0,
         parse_name: name.clone(),
-        text: shared.clone(),
         has_func,
         vars: vec!["$"],
         action_start: None,
@@ -439,23 +620,35 @@ pub(crate) fn parse(
         stack_base: stack_addr(),
         max_stack,
         tree_set: FastMap::default(),
+        arena: Arena {
+            nodes: Vec::with_capacity(actions * 2),
+            cmds: Vec::with_capacity(actions),
+            args: Vec::with_capacity(actions * 2),
+            ..Arena::default()
+        },
         node_stack: Vec::new(),
         cmd_stack: Vec::new(),
         arg_stack: Vec::new(),
     };
-    let parsed = p.parse_top().and_then(|root| {
-        let tree = Tree {
-            name: name.clone(),
-            parse_name: name,
-            text: p.text.clone(),
-            root,
-        };
-        p.add(tree)
-    });
+    let parsed = p.parse_top().and_then(|root| p.add(name.clone(), root));
     if p.items.capacity() <= KEPT_ITEMS {
         ITEMS.set(std::mem::take(&mut p.items));
     }
-    parsed.map(|()| p.tree_set)
+    parsed?;
+    let arena = Arc::new(std::mem::take(&mut p.arena));
+    Ok(p.tree_set
+        .into_iter()
+        .map(|(tree_name, root)| {
+            let tree = Tree {
+                name: tree_name.clone(),
+                parse_name: name.clone(),
+                text: shared.clone(),
+                arena: arena.clone(),
+                root,
+            };
+            (tree_name, Arc::new(tree))
+        })
+        .collect())
 }
 
 impl<'a> Parser<'a> {
@@ -543,21 +736,35 @@ impl<'a> Parser<'a> {
         Ok(t)
     }
 
-    fn add(&mut self, tree: Tree) -> PResult<()> {
-        match self.tree_set.get(&tree.name) {
-            Some(old) if !old.is_empty() => {
-                if !tree.is_empty() {
+    fn src(&self) -> Src<'_> {
+        Src {
+            text: self.src,
+            arena: &self.arena,
+        }
+    }
+
+    fn add(&mut self, name: Arc<str>, root: ListNode) -> PResult<()> {
+        match self.tree_set.get(&name) {
+            Some(old) if !list_is_empty(old, self.src()) => {
+                if !list_is_empty(&root, self.src()) {
                     return Err(self.errorf(format!(
                         "template: multiple definition of template {}",
-                        crate::gofmt::quote(&tree.name)
+                        crate::gofmt::quote(&name)
                     )));
                 }
             }
             _ => {
-                self.tree_set.insert(tree.name.clone(), Arc::new(tree));
+                self.tree_set.insert(name, root);
             }
         }
         Ok(())
+    }
+
+    /// The nodes pushed on the node stack since `mark`, as a list of the arena.
+    fn finish_list(&mut self, mark: usize) -> ListNode {
+        ListNode {
+            nodes: self.arena.push_list(self.node_stack.drain(mark..)),
+        }
     }
 
     fn parse_top(&mut self) -> PResult<ListNode> {
@@ -574,14 +781,12 @@ impl<'a> Parser<'a> {
             }
             match self.text_or_action()? {
                 p @ (Parsed::End | Parsed::Else) => {
-                    return Err(self.errorf(format!("unexpected {}", p.describe(self.src))));
+                    return Err(self.errorf(format!("unexpected {}", p.describe(self.src()))));
                 }
                 Parsed::Node(n) => self.node_stack.push(n),
             }
         }
-        Ok(ListNode {
-            nodes: self.node_stack.drain(mark..).collect(),
-        })
+        Ok(self.finish_list(mark))
     }
 
     fn with_fresh_scope<T>(&mut self, f: impl FnOnce(&mut Self) -> PResult<T>) -> PResult<T> {
@@ -606,17 +811,11 @@ impl<'a> Parser<'a> {
         if !matches!(end, Parsed::End) {
             return Err(self.errorf(format!(
                 "unexpected {} in {}",
-                end.describe(self.src),
+                end.describe(self.src()),
                 CONTEXT
             )));
         }
-        let tree = Tree {
-            name: name.into(),
-            parse_name: self.parse_name.clone(),
-            text: self.text.clone(),
-            root,
-        };
-        self.add(tree)
+        self.add(name.into(), root)
     }
 
     fn item_list(&mut self) -> PResult<(ListNode, Parsed)> {
@@ -624,10 +823,7 @@ impl<'a> Parser<'a> {
         while self.peek_non_space().typ != ItemType::Eof {
             match self.text_or_action()? {
                 Parsed::Node(n) => self.node_stack.push(n),
-                p => {
-                    let nodes = self.node_stack.drain(mark..).collect();
-                    return Ok((ListNode { nodes }, p));
-                }
+                p => return Ok((self.finish_list(mark), p)),
             }
         }
         Err(self.errorf("unexpected EOF"))
@@ -654,8 +850,8 @@ impl<'a> Parser<'a> {
         let t = self.next_non_space();
         match t.typ {
             ItemType::Block => return self.block_control(),
-            ItemType::Break => return self.break_control(t.pos(), true),
-            ItemType::Continue => return self.break_control(t.pos(), false),
+            ItemType::Break => return self.break_control(t.pos() as u32, true),
+            ItemType::Continue => return self.break_control(t.pos() as u32, false),
             ItemType::Else => return self.else_control(),
             ItemType::End => {
                 self.expect(ItemType::RightDelim, "end")?;
@@ -674,7 +870,7 @@ impl<'a> Parser<'a> {
         Ok(Parsed::Node(Node::Action(ActionNode { pipe })))
     }
 
-    fn break_control(&mut self, pos: usize, is_break: bool) -> PResult<Parsed> {
+    fn break_control(&mut self, pos: u32, is_break: bool) -> PResult<Parsed> {
         let name = if is_break {
             "{{break}}"
         } else {
@@ -707,7 +903,7 @@ impl<'a> Parser<'a> {
         self.depth >= MAX_PARSE_DEPTH || self.stack_base.abs_diff(stack_addr()) > self.max_stack
     }
 
-    fn parse_control(&mut self, context: &str) -> PResult<Box<BranchNode>> {
+    fn parse_control(&mut self, context: &str) -> PResult<Idx<BranchNode>> {
         if self.too_deep() {
             return Err(self.errorf("max expression depth exceeded"));
         }
@@ -719,7 +915,7 @@ impl<'a> Parser<'a> {
         r
     }
 
-    fn parse_control_inner(&mut self, context: &str) -> PResult<Box<BranchNode>> {
+    fn parse_control_inner(&mut self, context: &str) -> PResult<Idx<BranchNode>> {
         let pipe = self.pipeline(context, ItemType::RightDelim)?;
         if context == "range" {
             self.range_depth += 1;
@@ -738,27 +934,26 @@ impl<'a> Parser<'a> {
                     self.next();
                     let inner = self.parse_control("if")?;
                     else_list = Some(ListNode {
-                        nodes: Box::new([Node::If(inner)]),
+                        nodes: self.arena.push_list(std::iter::once(Node::If(inner))),
                     });
                 } else if context == "with" && pk.typ == ItemType::With {
                     self.next();
                     let inner = self.parse_control("with")?;
                     else_list = Some(ListNode {
-                        nodes: Box::new([Node::With(inner)]),
+                        nodes: self.arena.push_list(std::iter::once(Node::With(inner))),
                     });
                 } else {
                     let (l, next) = self.item_list()?;
                     if !matches!(next, Parsed::End) {
-                        return Err(
-                            self.errorf(format!("expected end; found {}", next.describe(self.src)))
-                        );
+                        return Err(self
+                            .errorf(format!("expected end; found {}", next.describe(self.src()))));
                     }
                     else_list = Some(l);
                 }
             }
             Parsed::Node(_) => unreachable!("item_list stops at end or else"),
         }
-        Ok(Box::new(BranchNode {
+        Ok(self.arena.push(BranchNode {
             pipe,
             list,
             else_list,
@@ -783,22 +978,18 @@ impl<'a> Parser<'a> {
         if !matches!(end, Parsed::End) {
             return Err(self.errorf(format!(
                 "unexpected {} in {}",
-                end.describe(self.src),
+                end.describe(self.src()),
                 CONTEXT
             )));
         }
-        let tree = Tree {
-            name: name.clone(),
-            parse_name: self.parse_name.clone(),
-            text: self.text.clone(),
-            root,
-        };
-        self.add(tree)?;
-        Ok(Parsed::Node(Node::Template(Box::new(TemplateNode {
-            pos: t.pos() as u32,
-            name,
-            pipe: Some(pipe),
-        }))))
+        self.add(name.clone(), root)?;
+        Ok(Parsed::Node(Node::Template(self.arena.push(
+            TemplateNode {
+                pos: t.pos() as u32,
+                name,
+                pipe: Some(pipe),
+            },
+        ))))
     }
 
     fn template_control(&mut self) -> PResult<Parsed> {
@@ -810,18 +1001,20 @@ impl<'a> Parser<'a> {
             self.backup();
             pipe = Some(self.pipeline(CONTEXT, ItemType::RightDelim)?);
         }
-        Ok(Parsed::Node(Node::Template(Box::new(TemplateNode {
-            pos: t.pos() as u32,
-            name,
-            pipe,
-        }))))
+        Ok(Parsed::Node(Node::Template(self.arena.push(
+            TemplateNode {
+                pos: t.pos() as u32,
+                name,
+                pipe,
+            },
+        ))))
     }
 
     fn pipeline(&mut self, context: &str, end: ItemType) -> PResult<PipeNode> {
         let t = self.peek_non_space();
         let pos = t.pos() as u32;
         let mut is_assign = false;
-        let mut decl = Vec::new();
+        let mut decl = Span::EMPTY;
         let mark = self.cmd_stack.len();
         loop {
             let v = self.peek_non_space();
@@ -835,21 +1028,11 @@ impl<'a> Parser<'a> {
             if next.typ == ItemType::Assign || next.typ == ItemType::Declare {
                 is_assign = next.typ == ItemType::Assign;
                 self.next_non_space();
-                decl.reserve_exact(1); // boxed below: no spare room
-                decl.push(VariableNode {
-                    pos: v.pos() as u32,
-                    ident: v.sym(0),
-                });
-                self.vars.push(v.val(self.src));
+                decl = self.declare(decl, &v);
                 break;
             } else if next.typ == ItemType::Char && next.val(self.src) == "," {
                 self.next_non_space();
-                decl.reserve_exact(1); // boxed below: no spare room
-                decl.push(VariableNode {
-                    pos: v.pos() as u32,
-                    ident: v.sym(0),
-                });
-                self.vars.push(v.val(self.src));
+                decl = self.declare(decl, &v);
                 if context == "range" && decl.len() < 2 {
                     match self.peek_non_space().typ {
                         ItemType::Variable | ItemType::RightDelim | ItemType::RightParen => {
@@ -871,8 +1054,8 @@ impl<'a> Parser<'a> {
                 let pipe = PipeNode {
                     pos,
                     is_assign,
-                    decl: decl.into_boxed_slice(),
-                    cmds: self.cmd_stack.drain(mark..).collect(),
+                    decl,
+                    cmds: self.arena.push_list(self.cmd_stack.drain(mark..)),
                 };
                 self.check_pipeline(&pipe, context)?;
                 return Ok(pipe);
@@ -899,13 +1082,34 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// Declares the variable `v` of a pipeline whose earlier declarations are `decl` (a
+    /// range declares two, one after the other): the declarations with it.
+    fn declare(&mut self, decl: Span<VariableNode>, v: &Item) -> Span<VariableNode> {
+        let var = VariableNode {
+            pos: v.pos() as u32,
+            ident: v.sym(0),
+        };
+        self.vars.push(v.val(self.src));
+        let earlier: Vec<VariableNode> = self
+            .arena
+            .list(decl)
+            .iter()
+            .map(|d| VariableNode {
+                pos: d.pos,
+                ident: d.ident,
+            })
+            .collect();
+        self.arena
+            .push_list(earlier.into_iter().chain(std::iter::once(var)))
+    }
+
     fn check_pipeline(&self, pipe: &PipeNode, context: &str) -> PResult<()> {
         if pipe.cmds.is_empty() {
             return Err(self.errorf(format!("missing value for {context}")));
         }
-        for (i, c) in pipe.cmds.iter().enumerate().skip(1) {
+        for (i, c) in self.arena.list(pipe.cmds).iter().enumerate().skip(1) {
             if matches!(
-                c.args[0],
+                self.arena.list(c.args)[0],
                 Arg::Bool(..) | Arg::Dot(_) | Arg::Nil(_) | Arg::Number(_) | Arg::String { .. }
             ) {
                 return Err(self.errorf(format!(
@@ -939,7 +1143,7 @@ impl<'a> Parser<'a> {
         }
         Ok(CommandNode {
             pos,
-            args: self.arg_stack.drain(mark..).collect(),
+            args: self.arena.push_list(self.arg_stack.drain(mark..)),
         })
     }
 
@@ -972,7 +1176,7 @@ impl<'a> Parser<'a> {
             | Arg::Number(_)
             | Arg::Nil(_)
             | Arg::Dot(_)) => {
-                let s = WithSource(&n, self.src).to_string();
+                let s = WithSource(&n, self.src()).to_string();
                 return Err(self.errorf(format!(
                     "unexpected . after term {}",
                     crate::gofmt::quote(&s)
@@ -980,7 +1184,7 @@ impl<'a> Parser<'a> {
             }
             n => Arg::Chain {
                 pos: chain_pos,
-                node: Box::new(n),
+                node: self.arena.push(n),
                 field: fields.up_to(end),
             },
         }))
@@ -1021,8 +1225,9 @@ impl<'a> Parser<'a> {
             },
             ItemType::Bool => Arg::Bool(t.pos() as u32, val == "true"),
             ItemType::CharConstant | ItemType::Complex | ItemType::Number => {
-                let n = new_number(t.pos() as u32, val, t.typ).map_err(|e| self.errorf(e))?;
-                Arg::Number(Box::new(n))
+                let n =
+                    new_number(t.pos() as u32, t.sym(0), val, t.typ).map_err(|e| self.errorf(e))?;
+                Arg::Number(self.arena.push(n))
             }
             ItemType::LeftParen => {
                 if self.too_deep() {
@@ -1031,7 +1236,7 @@ impl<'a> Parser<'a> {
                 self.depth += 1;
                 let r = self.pipeline("parenthesized pipeline", ItemType::RightParen);
                 self.depth -= 1;
-                Arg::Pipe(Box::new(r?))
+                Arg::Pipe(self.arena.push(r?))
             }
             ItemType::String | ItemType::RawString => {
                 let raw = t.typ == ItemType::RawString;
@@ -1064,10 +1269,10 @@ impl<'a> Parser<'a> {
     }
 }
 
-fn new_number(pos: u32, text: &str, typ: ItemType) -> Result<NumberNode, String> {
+fn new_number(pos: u32, sym: Sym, text: &str, typ: ItemType) -> Result<NumberNode, String> {
     let mut n = NumberNode {
         pos,
-        text: text.into(),
+        text: sym,
         is_int: false,
         is_uint: false,
         is_float: false,
@@ -1192,7 +1397,7 @@ mod tests {
         // a big chart's parse tree is hundreds of thousands of these
         assert!(size_of::<Arg>() <= 32, "Arg is {} bytes", size_of::<Arg>());
         assert!(
-            size_of::<Node>() <= 48,
+            size_of::<Node>() <= 32,
             "Node is {} bytes",
             size_of::<Node>()
         );
@@ -1215,10 +1420,10 @@ mod tests {
         let tree = &top_tree(src);
         // Go's `String()`: trimmed text as the lexer cut it, actions in canonical form
         assert_eq!(
-            WithSource(&tree.root, &tree.text).to_string(),
+            WithSource(&tree.root, tree.src()).to_string(),
             "a{{if .x}} b\u{e9} {{else}}c{{range $i, $v := .l}}{{$v}}-{{end}}{{end}}\n"
         );
-        let Node::Text { start, end } = tree.root.nodes[0] else {
+        let Node::Text { start, end } = tree.arena.list(tree.root.nodes)[0] else {
             panic!("text first")
         };
         assert_eq!(&src[start as usize..end as usize], "a");
@@ -1229,27 +1434,29 @@ mod tests {
         let src = "{{ $x := .Values.a.b }}{{ (print .c).d.e }}{{ $x.f.g | quote }}";
         let tree = &top_tree(src);
         assert_eq!(
-            WithSource(&tree.root, &tree.text).to_string(),
+            WithSource(&tree.root, tree.src()).to_string(),
             "{{$x := .Values.a.b}}{{(print .c).d.e}}{{$x.f.g | quote}}"
         );
-        let args = |n: usize| match &tree.root.nodes[n] {
+        let ar = &tree.arena;
+        let args = |n: usize| match &ar.list(tree.root.nodes)[n] {
             Node::Action(a) => &a.pipe,
             _ => panic!("an action"),
         };
-        assert_eq!(args(0).decl[0].ident.of(src), "$x");
-        let Arg::Field { ident, .. } = &args(0).cmds[0].args[0] else {
+        let arg = |n: usize, cmd: usize| &ar.list(ar.list(args(n).cmds)[cmd].args)[0];
+        assert_eq!(ar.list(args(0).decl)[0].ident.of(src), "$x");
+        let Arg::Field { ident, .. } = arg(0, 0) else {
             panic!("a field")
         };
         assert_eq!(ident.of(src), "Values.a.b");
-        let Arg::Chain { field, .. } = &args(1).cmds[0].args[0] else {
+        let Arg::Chain { field, .. } = arg(1, 0) else {
             panic!("a chain")
         };
         assert_eq!(field.of(src), "d.e");
-        let Arg::Variable(v) = &args(2).cmds[0].args[0] else {
+        let Arg::Variable(v) = arg(2, 0) else {
             panic!("a variable")
         };
         assert_eq!(v.ident.of(src), "$x.f.g");
-        let Arg::Identifier { name, .. } = &args(2).cmds[1].args[0] else {
+        let Arg::Identifier { name, .. } = arg(2, 1) else {
             panic!("a function")
         };
         assert_eq!(name.of(src), "quote");
@@ -1258,14 +1465,15 @@ mod tests {
     #[test]
     fn string_constants_print_as_written() {
         let tree = &top_tree(r#"{{print "a\tb" `c` "d" `e\f`}}"#);
-        let Node::Action(a) = &tree.root.nodes[0] else {
+        let ar = &tree.arena;
+        let Node::Action(a) = &ar.list(tree.root.nodes)[0] else {
             panic!("an action")
         };
         assert_eq!(
-            WithSource(&a.pipe, &tree.text).to_string(),
+            WithSource(&a.pipe, tree.src()).to_string(),
             r#"print "a\tb" `c` "d" `e\f`"#
         );
-        let vals: Vec<_> = a.pipe.cmds[0].args[1..]
+        let vals: Vec<_> = ar.list(ar.list(a.pipe.cmds)[0].args)[1..]
             .iter()
             .map(|a| match a {
                 Arg::String { value, .. } => value.to_string(),
