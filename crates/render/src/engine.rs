@@ -289,6 +289,17 @@ impl Preparse {
         }
     }
 
+    /// Queues every template of `chart` and of its subcharts, all of them (the render
+    /// uses the trees of the charts left after dependency processing).
+    pub fn offer_chart(&self, chart: &Chart) {
+        for t in &chart.templates {
+            self.offer(t);
+        }
+        for d in &chart.dependencies {
+            self.offer_chart(d);
+        }
+    }
+
     /// Stops the thread after the text in hand and takes its trees, keyed by the address of
     /// their text.
     fn take(&self) -> std::collections::HashMap<usize, Preparsed> {

@@ -7,7 +7,7 @@ use ferry_chart::coalesce::{Warnings, computed_values};
 use ferry_chart::{Chart, Map};
 
 use crate::context::{Capabilities, ReleaseOptions};
-use crate::engine::{Engine, TemplateError};
+use crate::engine::{Engine, Preparse, TemplateError};
 use crate::manifest::{
     Hook, INSTALL_ORDER, Manifest, ManifestError, ReadAhead, sort_manifests, sort_manifests_ahead,
     split_manifests,
@@ -131,6 +131,19 @@ pub fn render_release_with(
         )));
     }
     check_dependencies(chart)?;
+    // The templates parse on a second core while the values are computed (unless the caller
+    // parsed them already, or adds functions of its own, which the trees must be parsed with)
+    let engine = match &req.engine {
+        e if e.preparsed.is_some() || e.custom.is_some() => std::borrow::Cow::Borrowed(e),
+        e => {
+            let pre = Preparse::start();
+            pre.offer_chart(chart);
+            std::borrow::Cow::Owned(Engine {
+                preparsed: Some(pre),
+                ..e.clone()
+            })
+        }
+    };
     let mut warnings = Warnings::default();
     let (processed, values) = computed_values(chart, req.user_values, &mut warnings)?;
     if !req.skip_schema_validation {
@@ -151,10 +164,8 @@ pub fn render_release_with(
     // without a post-renderer, the documents are read while later templates still render
     let mut ahead = ReadAhead::default();
     let files = match post {
-        Some(_) => req
-            .engine
-            .render(&processed, &values, &req.release, &req.caps)?,
-        None => req.engine.render_observed(
+        Some(_) => engine.render(&processed, &values, &req.release, &req.caps)?,
+        None => engine.render_observed(
             &processed,
             &values,
             &req.release,

@@ -1,5 +1,6 @@
-//! Templates parsed while the archive is read (`Preparse`) render exactly as templates parsed
-//! at render time: same output, same `define` precedence, same errors.
+//! Templates parsed ahead (`Preparse`: while the archive is read, or by `render_release` while
+//! it computes the values) render exactly as templates parsed at render time: same output,
+//! same `define` precedence, same errors.
 
 use ferry_chart::Map;
 use ferry_render::{Capabilities, Engine, Preparse, ReleaseOptions, RenderRequest, render_release};
@@ -44,19 +45,23 @@ fn request<'a>(chart: &'a ferry_chart::Chart, user: &'a Map, engine: Engine) -> 
     }
 }
 
-/// Renders the archive twice, with and without the templates parsed during loading.
-fn both(files: &[(&str, &str)]) -> [Result<Vec<(String, String)>, String>; 2] {
+/// Renders the archive three times: its templates parsed at render time (an engine with
+/// functions of its own parses everything itself), parsed by `render_release` while it
+/// computes the values (the default), and parsed while the archive was read.
+fn all_ways(files: &[(&str, &str)]) -> [Result<Vec<(String, String)>, String>; 3] {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = archive(&dir, files);
-    [false, true].map(|pre| {
-        let preparse = pre.then(Preparse::start);
+    [0, 1, 2].map(|way| {
+        let preparse = (way == 2).then(Preparse::start);
         let chart = match &preparse {
             Some(p) => ferry_chart::load_observed(&path, &mut |f| p.offer(f)),
             None => ferry_chart::load(&path),
         }
         .expect("chart loads");
+        let no_functions: ferry_render::CustomFuncs = std::sync::Arc::new(|_| {});
         let engine = Engine {
             preparsed: preparse.clone(),
+            custom: (way == 0).then_some(no_functions),
             ..Engine::default()
         };
         render_release(&request(&chart, &Map::new(), engine))
@@ -70,7 +75,7 @@ const SUB: &str = "apiVersion: v2\nname: sub\nversion: 0.1.0\n";
 
 #[test]
 fn preparsed_templates_render_the_same() {
-    let [plain, pre] = both(&[
+    let [plain, ahead, pre] = all_ways(&[
         ("Chart.yaml", CHART),
         ("values.yaml", "x: 1\n"),
         (
@@ -93,6 +98,7 @@ fn preparsed_templates_render_the_same() {
         ),
     ]);
     let plain = plain.expect("renders");
+    assert_eq!(Ok(plain.clone()), ahead);
     assert_eq!(Ok(plain.clone()), pre);
     // the names the trees were parsed under are the files' own
     let cm = &plain
@@ -111,14 +117,47 @@ fn preparsed_errors_name_the_file() {
         // a define of the file's own name clashes with the file itself
         "x{{ define \"demo/templates/bad.yaml\" }}y{{ end }}",
     ] {
-        let [plain, pre] = both(&[
+        let [plain, ahead, pre] = all_ways(&[
             ("Chart.yaml", CHART),
             ("templates/ok.yaml", "kind: A\n"),
             ("templates/bad.yaml", bad),
         ]);
         let err = plain.expect_err("fails");
         assert!(err.contains("demo/templates/bad.yaml"), "{err}");
+        assert_eq!(Err(err.clone()), ahead, "{bad}");
         assert_eq!(Err(err), pre, "{bad}");
+    }
+}
+
+/// Templates are parsed ahead before dependency processing decides which subcharts render:
+/// a disabled subchart's broken template, parsed (and failing) ahead, is no error, as in Helm.
+#[test]
+fn a_disabled_subchart_is_not_parsed_for_the_render() {
+    let chart = "apiVersion: v2\nname: demo\nversion: 1.0.0\ndependencies:\n  - name: sub\n    version: 0.1.0\n    condition: sub.enabled\n";
+    for enabled in [false, true] {
+        let values = format!("sub:\n  enabled: {enabled}\n");
+        let results = all_ways(&[
+            ("Chart.yaml", chart),
+            ("values.yaml", &values),
+            ("templates/ok.yaml", "kind: A\n"),
+            ("charts/sub/Chart.yaml", SUB),
+            (
+                "charts/sub/templates/bad.yaml",
+                "{{ if .Values.x }}unclosed\n",
+            ),
+        ]);
+        for r in results {
+            match r {
+                Ok(files) => {
+                    assert!(!enabled, "renders though its subchart is broken: {files:?}");
+                    assert!(files.iter().any(|(k, _)| k == "demo/templates/ok.yaml"));
+                }
+                Err(e) => {
+                    assert!(enabled, "disabled subchart failed the render: {e}");
+                    assert!(e.contains("demo/charts/sub/templates/bad.yaml"), "{e}");
+                }
+            }
+        }
     }
 }
 
