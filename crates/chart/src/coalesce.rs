@@ -6,6 +6,7 @@
 //! helm/helm#9332). To be exact, the algorithms run here on [`G`], a value with Go's reference
 //! semantics for maps, and convert back to [`Value`] at the end.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
@@ -16,7 +17,10 @@ use crate::metadata::Dependency;
 use crate::semver::is_compatible_range;
 use crate::value::{Map, Value};
 
-type GMap<'a> = Rc<RefCell<BTreeMap<String, G<'a>>>>;
+/// A key of a [`GMap`]: borrowed from the values coalesced, owned when made here.
+type Key<'a> = Cow<'a, str>;
+
+type GMap<'a> = Rc<RefCell<BTreeMap<Key<'a>, G<'a>>>>;
 
 /// A value with Go's semantics: maps are shared references, everything else is a value.
 /// Coalescing never changes a value that is not a map, so those are borrowed from the maps
@@ -71,7 +75,7 @@ impl<'a> G<'a> {
 fn gmap_from(m: &Map) -> GMap<'_> {
     Rc::new(RefCell::new(
         m.iter()
-            .map(|(k, v)| (k.clone(), G::from_value(v)))
+            .map(|(k, v)| (Cow::Borrowed(k.as_str()), G::from_value(v)))
             .collect(),
     ))
 }
@@ -79,7 +83,7 @@ fn gmap_from(m: &Map) -> GMap<'_> {
 fn gmap_to(m: &GMap<'_>) -> Map {
     m.borrow()
         .iter()
-        .map(|(k, v)| (k.clone(), v.to_value()))
+        .map(|(k, v)| (k.to_string(), v.to_value()))
         .collect()
 }
 
@@ -149,8 +153,8 @@ impl Co<'_> {
         merge: bool,
     ) -> Result<GMap<'a>> {
         for sub in &ch.dependencies {
-            let name = sub.name().to_string();
-            let existing = dest.borrow().get(&name).cloned();
+            let name: Key<'a> = Cow::Borrowed(sub.name());
+            let existing = dest.borrow().get(&*name).cloned();
             let dvmap = match existing {
                 None => {
                     let m = new_map();
@@ -194,7 +198,7 @@ impl Co<'_> {
                 return;
             }
         };
-        let entries: Vec<(String, G<'a>)> = sg
+        let entries: Vec<(Key<'a>, G<'a>)> = sg
             .borrow()
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
@@ -202,7 +206,7 @@ impl Co<'_> {
         for (key, val) in entries {
             if let G::Map(vm) = &val {
                 let vv = copy_map(vm);
-                let destv = dg.borrow().get(&key).cloned();
+                let destv = dg.borrow().get(&*key).cloned();
                 match destv {
                     None => {
                         dg.borrow_mut().insert(key, G::Map(vv));
@@ -216,7 +220,7 @@ impl Co<'_> {
                         "Conflict: cannot merge map onto non-map for {key:?}. Skipping."
                     )),
                 }
-            } else if dg.borrow().get(&key).is_some_and(|d| d.as_map().is_some()) {
+            } else if dg.borrow().get(&*key).is_some_and(|d| d.as_map().is_some()) {
                 self.warn.push(format!("key {key} is table. Skipping"));
             } else {
                 dg.borrow_mut().insert(key, val);
@@ -228,17 +232,17 @@ impl Co<'_> {
     fn coalesce_values<'a>(&mut self, c: &'a Chart, v: &GMap<'a>, prefix: &str, merge: bool) {
         let sub_prefix = concat_prefix(prefix, c.name());
         let vc = gmap_from(&c.values);
-        let entries: Vec<(String, G<'a>)> = vc
+        let entries: Vec<(Key<'a>, G<'a>)> = vc
             .borrow()
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         for (key, val) in entries {
-            let value = v.borrow().get(&key).cloned();
+            let value = v.borrow().get(&*key).cloned();
             match value {
                 Some(value) => {
                     if value.is_nil() && !merge {
-                        v.borrow_mut().remove(&key);
+                        v.borrow_mut().remove(&*key);
                     } else if let G::Map(dest) = &value {
                         match &val {
                             G::Map(src) => {
@@ -280,44 +284,51 @@ impl Co<'_> {
             // Go would walk the same map twice; nothing changes.
             return;
         }
-        let src_non_nil: std::collections::HashSet<String> = src
-            .borrow()
-            .iter()
-            .filter(|(_, v)| !v.is_nil())
-            .map(|(k, _)| k.clone())
-            .collect();
-        let dst_nils: Vec<String> = dst
+        let dst_nils: Vec<Key<'a>> = dst
             .borrow()
             .iter()
             .filter(|(_, v)| v.is_nil())
             .map(|(k, _)| k.clone())
             .collect();
+        // what `src` held before the nils were copied in (read only for a nil of `dst`)
+        let src_non_nil: std::collections::HashSet<Key<'a>> = if merge || dst_nils.is_empty() {
+            Default::default()
+        } else {
+            src.borrow()
+                .iter()
+                .filter(|(_, v)| !v.is_nil())
+                .map(|(k, _)| k.clone())
+                .collect()
+        };
         for k in dst_nils {
             src.borrow_mut().insert(k, G::Nil);
         }
-        let entries: Vec<(String, G<'a>)> = src
+        let entries: Vec<(Key<'a>, G<'a>)> = src
             .borrow()
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         for (key, val) in entries {
-            let full = concat_prefix(prefix, &key);
-            let dv = dst.borrow().get(&key).cloned();
+            let dv = dst.borrow().get(&*key).cloned();
             match dv {
                 Some(G::Nil) if !merge && src_non_nil.contains(&key) => {
-                    dst.borrow_mut().remove(&key);
+                    dst.borrow_mut().remove(&*key);
                 }
                 None => {
                     dst.borrow_mut().insert(key, val);
                 }
                 Some(dv) => match (&val, &dv) {
-                    (G::Map(vm), G::Map(dm)) => self.coalesce_tables(dm, vm, &full, merge),
+                    (G::Map(vm), G::Map(dm)) => {
+                        self.coalesce_tables(dm, vm, &concat_prefix(prefix, &key), merge)
+                    }
                     (G::Map(_), _) => self.warn.push(format!(
-                        "warning: cannot overwrite table with non table for {full} ({})",
+                        "warning: cannot overwrite table with non table for {} ({})",
+                        concat_prefix(prefix, &key),
                         val.go_fmt()
                     )),
                     (v, G::Map(_)) if !v.is_nil() => self.warn.push(format!(
-                        "warning: destination for {full} is a table. Ignoring non-table value ({})",
+                        "warning: destination for {} is a table. Ignoring non-table value ({})",
+                        concat_prefix(prefix, &key),
                         v.go_fmt()
                     )),
                     _ => {}
@@ -459,7 +470,7 @@ fn process_enabled(c: &mut Chart, v: &Map, path: &str, warn: &mut Warnings) -> R
         for (r, en) in c.metadata.dependencies.iter().zip(enabled.iter_mut()) {
             let (mut has_true, mut has_false) = (false, false);
             for k in &r.tags {
-                match tags.borrow().get(k) {
+                match tags.borrow().get(k.as_str()) {
                     Some(G::Other(Value::Bool(true))) => has_true = true,
                     Some(G::Other(Value::Bool(false))) => has_false = true,
                     Some(_) => {
@@ -494,7 +505,13 @@ fn process_enabled(c: &mut Chart, v: &Map, path: &str, warn: &mut Warnings) -> R
             }
         }
     }
-    let cv = gmap_to(&cvals);
+    // the values the subcharts decide theirs by, converted only when one has dependencies
+    // of its own to decide (the others read nothing of them)
+    let nested = c
+        .dependencies
+        .iter()
+        .any(|d| !d.metadata.dependencies.is_empty());
+    let cv = if nested { gmap_to(&cvals) } else { Map::new() };
     drop(cvals);
     for (r, en) in c.metadata.dependencies.iter_mut().zip(enabled) {
         r.enabled = en;
@@ -556,7 +573,8 @@ fn process_import_values(c: &mut Chart, warn: &mut Warnings) -> Result<()> {
                         let mut cur = vv;
                         for part in parent.split('.').rev() {
                             let m = new_map();
-                            m.borrow_mut().insert(part.to_string(), G::Map(cur));
+                            m.borrow_mut()
+                                .insert(Cow::Owned(part.to_string()), G::Map(cur));
                             cur = m;
                         }
                         cur
@@ -581,8 +599,15 @@ fn process_import_values(c: &mut Chart, warn: &mut Warnings) -> Result<()> {
         }
         imports.push(outiv);
     }
-    let cvals = deep_copy(&cvals);
-    co.coalesce_tables(&cvals, &b, "", true);
+    // with nothing imported, coalescing `b` in changes nothing (and the copy that keeps the
+    // imports from sharing maps with the values is not needed)
+    let cvals = if b.borrow().is_empty() {
+        cvals
+    } else {
+        let cvals = deep_copy(&cvals);
+        co.coalesce_tables(&cvals, &b, "", true);
+        cvals
+    };
     let values = gmap_to(&cvals);
     drop((cvals, b));
     c.values = values;

@@ -354,13 +354,7 @@ impl<'s> Lexer<'s> {
             State::Space => self.lex_space(),
             State::Identifier => self.lex_identifier(),
             State::Field => self.lex_field_or_variable(ItemType::Field),
-            State::Variable => {
-                if self.at_terminator() {
-                    self.emit(ItemType::Variable);
-                    return Some(State::InsideAction);
-                }
-                self.lex_field_or_variable(ItemType::Variable)
-            }
+            State::Variable => self.lex_variable(),
             State::Char => self.lex_char(),
             State::Number => self.lex_number(),
             State::Quote => self.lex_quote(),
@@ -449,7 +443,38 @@ impl<'s> Lexer<'s> {
         Some(State::Text)
     }
 
+    /// The tokens of an action up to its right delimiter (or an error): one loop over the
+    /// action's states, which each return to it.
     fn lex_inside_action(&mut self) -> Option<State> {
+        loop {
+            let next = match self.action_token()? {
+                State::InsideAction => continue,
+                State::Space => self.lex_space(),
+                State::Identifier => self.lex_identifier(),
+                State::Field => self.lex_field_or_variable(ItemType::Field),
+                State::Variable => self.lex_variable(),
+                State::Quote => self.lex_quote(),
+                State::RawQuote => self.lex_raw_quote(),
+                State::Number => self.lex_number(),
+                State::Char => self.lex_char(),
+                other => return Some(other),
+            }?;
+            if !matches!(next, State::InsideAction) {
+                return Some(next);
+            }
+        }
+    }
+
+    fn lex_variable(&mut self) -> Option<State> {
+        if self.at_terminator() {
+            self.emit(ItemType::Variable);
+            return Some(State::InsideAction);
+        }
+        self.lex_field_or_variable(ItemType::Variable)
+    }
+
+    /// One token inside an action, or the state that lexes it.
+    fn action_token(&mut self) -> Option<State> {
         let (delim, _) = self.at_right_delim();
         if delim {
             if self.paren_depth == 0 {
