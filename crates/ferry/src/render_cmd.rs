@@ -481,24 +481,27 @@ pub fn template(a: &TemplateArgs, out: &mut String) -> anyhow::Result<()> {
             .collect();
         return write_output_dir(dir, &r, &hook_files, out);
     }
-    // the manifest, then the hooks, each `---\n# Source: path\ndoc\n`
-    let write = |text: &mut String| {
-        text.push_str(r.manifest.trim());
+    // the manifest (its own buffer, trimmed in place: the output is most of a big render),
+    // then the hooks, each `---\n# Source: path\ndoc\n`
+    let mut text = std::mem::take(&mut r.manifest);
+    text.truncate(text.trim_end().len());
+    text.drain(..text.len() - text.trim_start().len());
+    text.push('\n');
+    for h in &hooks {
+        text.push_str("---\n# Source: ");
+        text.push_str(&h.path);
         text.push('\n');
-        for h in &hooks {
-            text.push_str("---\n# Source: ");
-            text.push_str(&h.path);
-            text.push('\n');
-            text.push_str(&h.manifest);
-            text.push('\n');
-        }
-    };
+        text.push_str(&h.manifest);
+        text.push('\n');
+    }
     if a.show_only.is_empty() {
-        write(out);
+        if out.is_empty() {
+            *out = text;
+        } else {
+            out.push_str(&text);
+        }
         return Ok(());
     }
-    let mut text = String::new();
-    write(&mut text);
     let docs = ferry::render::manifest::split_manifests(&text);
     let mut shown = Vec::new();
     for f in &a.show_only {

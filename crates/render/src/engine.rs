@@ -198,7 +198,9 @@ pub struct Engine {
 /// all cores.
 pub struct Preparse {
     queue: Arc<PreparseQueue>,
-    worker: std::sync::Mutex<Option<std::thread::JoinHandle<Vec<Preparsed>>>>,
+    /// Where the thread hands its trees over when the queue closes (it then ends on its
+    /// own: nobody waits for a thread's end).
+    trees: std::sync::Mutex<Option<std::sync::mpsc::Receiver<Vec<Preparsed>>>>,
 }
 
 /// The texts offered to the [`Preparse`] thread and not yet begun.
@@ -254,23 +256,25 @@ impl Preparse {
     pub fn start() -> Arc<Preparse> {
         let queue = Arc::new(PreparseQueue::default());
         let theirs = queue.clone();
-        let worker = std::thread::Builder::new()
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let started = std::thread::Builder::new()
             .name("ferry-preparse".into())
             .stack_size(STACK_BUDGET.saturating_add(8 << 20))
             .spawn(move || {
                 let funcs = helm_funcs(None);
                 let limits = engine_limits();
-                std::iter::from_fn(|| theirs.next())
+                let trees: Vec<Preparsed> = std::iter::from_fn(|| theirs.next())
                     .filter_map(|text| Templates::preparse(&funcs, &limits, text))
-                    .collect()
+                    .collect();
+                let _ = tx.send(trees);
             })
-            .ok();
-        if worker.is_none() {
+            .is_ok();
+        if !started {
             queue.close();
         }
         Arc::new(Preparse {
             queue,
-            worker: std::sync::Mutex::new(worker),
+            trees: std::sync::Mutex::new(Some(rx)),
         })
     }
 
@@ -304,8 +308,9 @@ impl Preparse {
     /// their text.
     fn take(&self) -> std::collections::HashMap<usize, Preparsed> {
         self.queue.close();
-        let worker = self.worker.lock().unwrap_or_else(|e| e.into_inner()).take();
-        let parsed = worker.and_then(|w| w.join().ok()).unwrap_or_default();
+        let trees = self.trees.lock().unwrap_or_else(|e| e.into_inner()).take();
+        // nothing when the thread did not start or failed: the render parses everything
+        let parsed = trees.and_then(|rx| rx.recv().ok()).unwrap_or_default();
         parsed
             .into_iter()
             .map(|p| (text_ptr(p.text()), p))
