@@ -279,10 +279,70 @@ fn load_archive_file_observed(
             entries: OnceLock::new(),
             contents: OnceLock::new(),
         });
-        let files = archive_files_observed(&lazy.archive, &name, on_file, Some(&lazy))?;
-        return load_files(files, &name);
+        return values_ahead(
+            |on_file_too| {
+                let files = archive_files_observed(&lazy.archive, &name, on_file_too, Some(&lazy))?;
+                Ok((files, name.as_str()))
+            },
+            on_file,
+        );
     }
     load_archive_observed(&data, &name, on_file)
+}
+
+/// The `values.yaml` files of a chart (any of its charts), parsed while the rest is read.
+#[derive(Default)]
+struct ValuesAhead(std::collections::HashMap<usize, std::result::Result<Map, yaml::YamlError>>);
+
+impl ValuesAhead {
+    /// What parsing `f` as a values file gives, if it was parsed ahead.
+    fn take(&mut self, f: &File) -> Option<std::result::Result<Map, yaml::YamlError>> {
+        if self.0.is_empty() {
+            return None;
+        }
+        self.0
+            .remove(&(Arc::as_ptr(&f.shared_text()) as *const u8 as usize))
+    }
+}
+
+/// Runs `read` (which reads a chart's files, showing each to the function it is given) with
+/// the `values.yaml` files it shows parsed on a second thread meanwhile, then builds the
+/// chart: parsing values is a good part of loading a big chart, and the archive's
+/// decompression leaves a core free. The parse is the one `load_files` would do, on the
+/// same text, so the chart and any error are the same.
+fn values_ahead<'o>(
+    read: impl FnOnce(&mut dyn FnMut(&File)) -> Result<(Vec<File>, &'o str)>,
+    on_file: &mut dyn FnMut(&File),
+) -> Result<Chart> {
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::channel::<Arc<str>>();
+        let parser = std::thread::Builder::new()
+            .name("ferry-values".into())
+            .spawn_scoped(scope, move || {
+                let mut ahead = ValuesAhead::default();
+                for text in rx {
+                    let key = Arc::as_ptr(&text) as *const u8 as usize;
+                    ahead.0.insert(key, yaml::parse_values(&text));
+                }
+                ahead
+            })
+            .ok();
+        let mut tx = parser.is_some().then_some(tx);
+        let read = read(&mut |f: &File| {
+            if let Some(tx) = &tx
+                && f.name.rsplit('/').next() == Some("values.yaml")
+                && !f.has_bom()
+            {
+                // a parser gone leaves the parse to load_files
+                let _ = tx.send(f.shared_text());
+            }
+            on_file(f);
+        });
+        tx.take();
+        let mut ahead = parser.and_then(|p| p.join().ok()).unwrap_or_default();
+        let (files, origin) = read?;
+        load_files_ahead(files, origin, &mut ahead)
+    })
 }
 
 /// Loads a chart from the bytes of a `.tgz`; `origin` names it in errors.
@@ -295,8 +355,15 @@ fn load_archive_observed(
     origin: &str,
     on_file: &mut dyn FnMut(&File),
 ) -> Result<Chart> {
-    let files = archive_files_observed(data, origin, on_file, None)?;
-    load_files(files, origin)
+    values_ahead(
+        |on_file_too| {
+            Ok((
+                archive_files_observed(data, origin, on_file_too, None)?,
+                origin,
+            ))
+        },
+        on_file,
+    )
 }
 
 /// Reads the files of a chart archive with Helm's checks: the first path component is the
@@ -642,6 +709,10 @@ fn parse_yaml_file(origin: &str, f: &File) -> Result<crate::Value> {
 
 /// Builds a chart from its files (paths relative to the chart root), as Helm's `LoadFiles`.
 pub fn load_files(files: Vec<File>, origin: &str) -> Result<Chart> {
+    load_files_ahead(files, origin, &mut ValuesAhead::default())
+}
+
+fn load_files_ahead(files: Vec<File>, origin: &str, ahead: &mut ValuesAhead) -> Result<Chart> {
     // Helm strips a UTF-8 byte-order mark on every way in (directories and archives).
     let files: Vec<File> = files
         .into_iter()
@@ -699,7 +770,10 @@ pub fn load_files(files: Vec<File>, origin: &str) -> Result<Chart> {
                 }
             }
             "values.yaml" => {
-                chart.values = yaml::parse_values(&f.text()).map_err(|mut source| {
+                let parsed = ahead
+                    .take(&f)
+                    .unwrap_or_else(|| yaml::parse_values(&f.text()));
+                chart.values = parsed.map_err(|mut source| {
                     source.message = format!(
                         "cannot load values.yaml: cannot unmarshal yaml document: {}",
                         source.message
@@ -772,7 +846,7 @@ pub fn load_files(files: Vec<File>, origin: &str) -> Result<Chart> {
                     Some(f.renamed(rest))
                 })
                 .collect();
-            load_files(buff, &sub_origin)?
+            load_files_ahead(buff, &sub_origin, ahead)?
         };
         chart.dependencies.push(sc);
     }
