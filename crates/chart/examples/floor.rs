@@ -2,8 +2,8 @@
 //! nothing more.
 //!
 //! `floor CHART.tgz OUT_BYTES` reads the archive, decompresses and untars it into memory,
-//! parses every `values.yaml` in it (the chart's and its subcharts'), and writes OUT_BYTES of
-//! output to stdout. `cargo xtask bench` times it as a whole process beside `ferry template`
+//! parses every `values.yaml` in it (the chart's and its subcharts'; on a second thread while
+//! the archive decompresses, as ferry does), and writes OUT_BYTES of output to stdout. `cargo xtask bench` times it as a whole process beside `ferry template`
 //! (with OUT_BYTES = the size of ferry's output), so the ratio shows how much of ferry's time
 //! is rendering at all.
 
@@ -18,6 +18,18 @@ fn main() {
     let path = args.next().expect(usage);
     let out_bytes: usize = args.next().and_then(|s| s.parse().ok()).expect(usage);
     let archive = std::fs::read(&path).expect("archive readable");
+    // values files parse on a second thread while the archive decompresses, as ferry's
+    // loading does
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let parser = std::thread::spawn(move || {
+        rx.into_iter()
+            .map(|text| {
+                ferry_chart::yaml::parse_values(&text)
+                    .expect("values parse")
+                    .len()
+            })
+            .sum::<usize>()
+    });
     // tar over the stream as ferry reads it (skipping without zeroing a buffer per entry)
     let gz = flate2::read::GzDecoder::new(&archive[..]);
     let mut tar = tar::Archive::new(ferry_chart::ForwardStream::new(gz));
@@ -31,17 +43,14 @@ fn main() {
             .into_owned();
         let mut data = Vec::new();
         entry.read_to_end(&mut data).expect("entry readable");
+        if name.ends_with("/values.yaml") {
+            let text = String::from_utf8(data.clone()).expect("utf-8 values");
+            tx.send(text).expect("parser running");
+        }
         files.push((name, data));
     }
-    let mut keys = 0;
-    for (name, data) in &files {
-        if name.ends_with("/values.yaml") {
-            let text = std::str::from_utf8(data).expect("utf-8 values");
-            keys += ferry_chart::yaml::parse_values(text)
-                .expect("values parse")
-                .len();
-        }
-    }
+    drop(tx);
+    let keys = parser.join().expect("values parsed");
     // the output: the archive's bytes, cycled to the size of a real render
     let mut out = Vec::with_capacity(out_bytes);
     for (_, data) in files.iter().cycle() {
