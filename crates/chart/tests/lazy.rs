@@ -6,25 +6,17 @@ use std::path::{Path, PathBuf};
 
 use ferry_chart::{Chart, LAZY_FILE_SIZE, load, load_observed_lazily};
 
+mod support;
+
 fn big(fill: &str) -> Vec<u8> {
     fill.repeat(LAZY_FILE_SIZE as usize / fill.len() + 1)
         .into_bytes()
 }
 
 fn archive(dir: &Path, files: &[(&str, Vec<u8>)]) -> PathBuf {
-    let mut tar = tar::Builder::new(Vec::new());
-    for (name, data) in files {
-        let mut h = tar::Header::new_gnu();
-        h.set_size(data.len() as u64);
-        h.set_mode(0o644);
-        h.set_cksum();
-        tar.append_data(&mut h, format!("lazy/{name}"), &data[..])
-            .unwrap();
-    }
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    gz.write_all(&tar.into_inner().unwrap()).unwrap();
+    let files: Vec<(&str, &[u8])> = files.iter().map(|(n, d)| (*n, &d[..])).collect();
     let path = dir.join("lazy-1.0.0.tgz");
-    std::fs::write(&path, gz.finish().unwrap()).unwrap();
+    std::fs::write(&path, support::tgz("lazy", &files)).unwrap();
     path
 }
 

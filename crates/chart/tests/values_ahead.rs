@@ -1,28 +1,14 @@
 //! A chart archive's `values.yaml` files are parsed on a second thread while the archive is
 //! read: the chart and the errors must be those of parsing them after.
 
-use std::io::Write;
-
 use ferry_chart::{archive_files, load_archive, load_files};
 
-fn tgz(files: &[(&str, &str)]) -> Vec<u8> {
-    let mut tar = tar::Builder::new(Vec::new());
-    for (name, text) in files {
-        let mut h = tar::Header::new_gnu();
-        h.set_size(text.len() as u64);
-        h.set_mode(0o644);
-        h.set_cksum();
-        tar.append_data(&mut h, format!("demo/{name}"), text.as_bytes())
-            .expect("tar entry");
-    }
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    gz.write_all(&tar.into_inner().expect("tar")).expect("gzip");
-    gz.finish().expect("gzip")
-}
+mod support;
 
 /// The archive loaded (values parsed ahead), and its files read then loaded (parsed after).
 fn both(files: &[(&str, &str)]) -> [Result<ferry_chart::Chart, String>; 2] {
-    let data = tgz(files);
+    let files: Vec<(&str, &[u8])> = files.iter().map(|(n, t)| (*n, t.as_bytes())).collect();
+    let data = support::tgz("demo", &files);
     let ahead = load_archive(&data, "demo.tgz").map_err(|e| e.to_string());
     let after = archive_files(&data, "demo.tgz")
         .and_then(|f| load_files(f, "demo.tgz"))

@@ -1,0 +1,19 @@
+//! Helpers shared by the chart crate's integration tests.
+
+use std::io::Write;
+
+/// A gzipped tar of `files`, each under `folder/` (as `helm package` lays a chart out).
+pub fn tgz(folder: &str, files: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut tar = tar::Builder::new(Vec::new());
+    for (name, data) in files {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        tar.append_data(&mut h, format!("{folder}/{name}"), *data)
+            .expect("tar entry");
+    }
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&tar.into_inner().expect("tar")).expect("gzip");
+    gz.finish().expect("gzip")
+}
