@@ -280,10 +280,8 @@ fn load_archive_file_observed(
             contents: OnceLock::new(),
         });
         return values_ahead(
-            |on_file_too| {
-                let files = archive_files_observed(&lazy.archive, &name, on_file_too, Some(&lazy))?;
-                Ok((files, name.as_str()))
-            },
+            &name,
+            |on_file_too| archive_files_observed(&lazy.archive, &name, on_file_too, Some(&lazy)),
             on_file,
         );
     }
@@ -310,8 +308,9 @@ impl ValuesAhead {
 /// chart: parsing values is a good part of loading a big chart, and the archive's
 /// decompression leaves a core free. The parse is the one `load_files` would do, on the
 /// same text, so the chart and any error are the same.
-fn values_ahead<'o>(
-    read: impl FnOnce(&mut dyn FnMut(&File)) -> Result<(Vec<File>, &'o str)>,
+fn values_ahead(
+    origin: &str,
+    read: impl FnOnce(&mut dyn FnMut(&File)) -> Result<Vec<File>>,
     on_file: &mut dyn FnMut(&File),
 ) -> Result<Chart> {
     std::thread::scope(|scope| {
@@ -340,8 +339,7 @@ fn values_ahead<'o>(
         });
         tx.take();
         let mut ahead = parser.and_then(|p| p.join().ok()).unwrap_or_default();
-        let (files, origin) = read?;
-        load_files_ahead(files, origin, &mut ahead)
+        load_files_ahead(read?, origin, &mut ahead)
     })
 }
 
@@ -356,12 +354,8 @@ fn load_archive_observed(
     on_file: &mut dyn FnMut(&File),
 ) -> Result<Chart> {
     values_ahead(
-        |on_file_too| {
-            Ok((
-                archive_files_observed(data, origin, on_file_too, None)?,
-                origin,
-            ))
-        },
+        origin,
+        |on_file_too| archive_files_observed(data, origin, on_file_too, None),
         on_file,
     )
 }

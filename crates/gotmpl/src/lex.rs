@@ -351,6 +351,13 @@ impl<'s> Lexer<'s> {
             State::Comment => self.lex_comment(),
             State::RightDelim => self.lex_right_delim(),
             State::InsideAction => self.lex_inside_action(),
+            s => self.lex_action_state(s),
+        }
+    }
+
+    /// A state of the tokens inside an action (the others are returned as they are).
+    fn lex_action_state(&mut self, s: State) -> Option<State> {
+        match s {
             State::Space => self.lex_space(),
             State::Identifier => self.lex_identifier(),
             State::Field => self.lex_field_or_variable(ItemType::Field),
@@ -359,6 +366,7 @@ impl<'s> Lexer<'s> {
             State::Number => self.lex_number(),
             State::Quote => self.lex_quote(),
             State::RawQuote => self.lex_raw_quote(),
+            other => Some(other),
         }
     }
 
@@ -449,16 +457,8 @@ impl<'s> Lexer<'s> {
         loop {
             let next = match self.action_token()? {
                 State::InsideAction => continue,
-                State::Space => self.lex_space(),
-                State::Identifier => self.lex_identifier(),
-                State::Field => self.lex_field_or_variable(ItemType::Field),
-                State::Variable => self.lex_variable(),
-                State::Quote => self.lex_quote(),
-                State::RawQuote => self.lex_raw_quote(),
-                State::Number => self.lex_number(),
-                State::Char => self.lex_char(),
-                other => return Some(other),
-            }?;
+                s => self.lex_action_state(s)?,
+            };
             if !matches!(next, State::InsideAction) {
                 return Some(next);
             }

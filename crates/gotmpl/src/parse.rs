@@ -227,7 +227,7 @@ pub(crate) struct PipeNode {
 }
 
 /// A variable and the fields chained to it: `$x.a.b` (its `ident`) names `$x`, then `a`, `b`.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct VariableNode {
     pub pos: u32,
     pub ident: Sym,
@@ -1090,15 +1090,7 @@ impl<'a> Parser<'a> {
             ident: v.sym(0),
         };
         self.vars.push(v.val(self.src));
-        let earlier: Vec<VariableNode> = self
-            .arena
-            .list(decl)
-            .iter()
-            .map(|d| VariableNode {
-                pos: d.pos,
-                ident: d.ident,
-            })
-            .collect();
+        let earlier = self.arena.list(decl).to_vec();
         self.arena
             .push_list(earlier.into_iter().chain(std::iter::once(var)))
     }

@@ -520,7 +520,7 @@ impl Engine {
             _ if self.custom.is_some() || jobs.len() < MIN_PARALLEL_JOBS => 1,
             Some(n) => n,
             None => std::thread::available_parallelism()
-                .map_or(1, |n| n.get().saturating_sub(RESERVED_CORES))
+                .map_or(1, |n| n.get())
                 .min(MAX_DEFAULT_THREADS),
         };
         let private = || contexts(chart, values, release, caps).1;
@@ -614,13 +614,11 @@ fn template_value(path: &str, base_path: &str) -> Value {
 
 /// Fewest templates to render for the render to use more than one thread.
 const MIN_PARALLEL_JOBS: usize = 4;
-/// Cores [`Engine::exec_threads`]' default leaves to other work. None: the caller's thread
-/// reads rendered documents while the render runs ([`Engine::render_observed`]), but since it
-/// reads only their heads that is little work, and on 2 cores two executing threads were
-/// faster than one (kube-prometheus-stack: render stage ~18.5 -> ~14.5 ms in process,
-/// `ferry template` 30.9 -> 29.3 ms, medians of 40 interleaved runs).
-const RESERVED_CORES: usize = 0;
-/// Most threads the default executes templates on.
+/// Most threads the default executes templates on: all cores up to this. None is left to
+/// the caller's thread, which reads rendered documents while the render runs
+/// ([`Engine::render_observed`]): it reads only their heads, little work, and on 2 cores two
+/// executing threads were faster than one (kube-prometheus-stack: render stage ~18.5 ->
+/// ~14.5 ms in process, `ferry template` 30.9 -> 29.3 ms, medians of 40 interleaved runs).
 const MAX_DEFAULT_THREADS: usize = 4;
 
 /// What executes one template: `(path, its context, the thread's render state)`.
