@@ -494,6 +494,10 @@ pub fn template(a: &TemplateArgs, out: &mut String) -> anyhow::Result<()> {
         text.push_str(&h.manifest);
         text.push('\n');
     }
+    // the rest of the release (the computed values, the hooks) is left to the operating
+    // system as the chart is
+    drop(hooks);
+    std::mem::forget(r);
     if a.show_only.is_empty() {
         if out.is_empty() {
             *out = text;

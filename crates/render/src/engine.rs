@@ -213,6 +213,8 @@ struct PreparseQueue {
 #[derive(Default)]
 struct Queued {
     texts: std::collections::VecDeque<Arc<str>>,
+    /// The thread is parsing a text (it is idle when this is false and `texts` is empty).
+    busy: bool,
     /// Once the render takes the trees (or the [`Preparse`] is dropped): the thread stops
     /// after the text in hand, and nothing more is queued.
     closed: bool,
@@ -226,11 +228,13 @@ impl PreparseQueue {
     /// The next text to parse; `None` once closed.
     fn next(&self) -> Option<Arc<str>> {
         let mut state = self.lock();
+        state.busy = false;
         loop {
             if state.closed {
                 return None;
             }
             if let Some(text) = state.texts.pop_front() {
+                state.busy = true;
                 return Some(text);
             }
             state = self.ready.wait(state).unwrap_or_else(|e| e.into_inner());
@@ -302,6 +306,13 @@ impl Preparse {
         for d in &chart.dependencies {
             self.offer_chart(d);
         }
+    }
+
+    /// Whether every text offered so far is parsed (the thread waits for more, or has
+    /// stopped).
+    pub fn is_done(&self) -> bool {
+        let state = self.queue.lock();
+        state.closed || (state.texts.is_empty() && !state.busy)
     }
 
     /// Stops the thread after the text in hand and takes its trees, keyed by the address of
@@ -413,14 +424,38 @@ impl Engine {
         caps: &Capabilities,
         on_file: Option<&mut FileObserver<'_>>,
     ) -> Result<BTreeMap<String, String>, TemplateError> {
+        // When the templates are parsed already (they were parsed while the chart was read
+        // or the values computed), the contexts of a thread that will help execute are made
+        // meanwhile, while the render thread makes its own and gathers the parse trees.
+        // Otherwise both cores parse first.
+        let parsed_ahead =
+            self.custom.is_none() && self.preparsed.as_ref().is_some_and(|p| p.is_done());
+        let (early_tx, early_rx) = std::sync::mpsc::sync_channel(1);
+        let early_rx = std::sync::Mutex::new(Some(early_rx));
+        let early_contexts = || {
+            let rx = early_rx.lock().unwrap_or_else(|e| e.into_inner()).take();
+            // nothing when the thread did not start
+            rx.and_then(|rx| rx.recv().ok())
+        };
+        let early_contexts: &EarlyContexts<'_> = &early_contexts;
         std::thread::scope(|scope| {
             let (tx, rx) = std::sync::mpsc::channel::<(String, String)>();
             let tx = on_file.is_some().then_some(tx);
+            if parsed_ahead && self.helper_threads(chart) > 0 {
+                let _ = std::thread::Builder::new()
+                    .name("ferry-render-contexts".into())
+                    .stack_size(THREAD_STACK)
+                    .spawn_scoped(scope, move || {
+                        let _ = early_tx.send(contexts(chart, values, release, caps).1);
+                    });
+            } else {
+                drop(early_tx);
+            }
             let worker = std::thread::Builder::new()
                 .name("ferry-render".into())
                 .stack_size(THREAD_STACK)
                 .spawn_scoped(scope, move || {
-                    self.render_here(chart, values, release, caps, tx.as_ref())
+                    self.render_here(chart, values, release, caps, tx.as_ref(), early_contexts)
                 })
                 .map_err(|e| TemplateError {
                     template: String::new(),
@@ -443,6 +478,19 @@ impl Engine {
         })
     }
 
+    /// How many threads help execute `chart`'s templates besides the render thread.
+    fn helper_threads(&self, chart: &Chart) -> usize {
+        // custom functions may count on Helm's one-by-one order: they run as Helm runs them
+        let threads = match self.exec_threads {
+            _ if self.custom.is_some() || count_templates(chart) < MIN_PARALLEL_JOBS => 1,
+            Some(n) => n,
+            None => std::thread::available_parallelism()
+                .map_or(1, |n| n.get())
+                .min(MAX_DEFAULT_THREADS),
+        };
+        threads.saturating_sub(1)
+    }
+
     fn render_here(
         &self,
         chart: &Chart,
@@ -450,6 +498,7 @@ impl Engine {
         release: &ReleaseOptions,
         caps: &Capabilities,
         observer: Option<&std::sync::mpsc::Sender<(String, String)>>,
+        early_contexts: &EarlyContexts<'_>,
     ) -> Result<BTreeMap<String, String>, TemplateError> {
         let (top, tpls) = contexts(chart, values, release, caps);
 
@@ -515,24 +564,15 @@ impl Engine {
                 text
             })
         };
-        // custom functions may count on Helm's one-by-one order: they run as Helm runs them
-        let threads = match self.exec_threads {
-            _ if self.custom.is_some() || jobs.len() < MIN_PARALLEL_JOBS => 1,
-            Some(n) => n,
-            None => std::thread::available_parallelism()
-                .map_or(1, |n| n.get())
-                .min(MAX_DEFAULT_THREADS),
+        let helpers = if jobs.len() < MIN_PARALLEL_JOBS {
+            0
+        } else {
+            self.helper_threads(chart)
         };
-        let private = || contexts(chart, values, release, caps).1;
-        let texts_out = execute_all(
-            &jobs,
-            threads.saturating_sub(1),
-            &tpls,
-            &private,
-            self.strict,
-            &run,
-            observer,
-        )?;
+        // the first helper takes the contexts made while this thread parsed
+        let private =
+            || early_contexts().unwrap_or_else(|| contexts(chart, values, release, caps).1);
+        let texts_out = execute_all(&jobs, helpers, &tpls, &private, self.strict, &run, observer)?;
         for (k, text) in jobs.iter().zip(texts_out) {
             out.insert((*k).clone(), text);
         }
@@ -610,6 +650,19 @@ fn template_value(path: &str, base_path: &str) -> Value {
         Type::Interface,
         Some(values_type()),
     ))
+}
+
+/// The template contexts a thread made beside the render thread, for a helper to take (once).
+type EarlyContexts<'a> = dyn Fn() -> Option<BTreeMap<String, Renderable>> + Sync + 'a;
+
+/// The templates of a chart tree (partials included).
+fn count_templates(chart: &Chart) -> usize {
+    chart.templates.len()
+        + chart
+            .dependencies
+            .iter()
+            .map(count_templates)
+            .sum::<usize>()
 }
 
 /// Fewest templates to render for the render to use more than one thread.

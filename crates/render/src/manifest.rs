@@ -510,11 +510,16 @@ fn go_atoi(s: &str) -> Option<i64> {
 /// The manifest text Helm stores and `helm template` prints: `---\n# Source: <path>\n<doc>\n`
 /// per document, in install order.
 pub fn manifest_text(manifests: &[Manifest]) -> String {
-    let len = manifests
+    manifest_text_with_room(manifests, 0)
+}
+
+/// [`manifest_text`] in a buffer with `room` bytes to spare after it.
+pub fn manifest_text_with_room(manifests: &[Manifest], room: usize) -> String {
+    let len: usize = manifests
         .iter()
         .map(|m| "---\n# Source: \n\n".len() + m.name.len() + m.content.len())
         .sum();
-    let mut out = String::with_capacity(len);
+    let mut out = String::with_capacity(len + room);
     for m in manifests {
         out.push_str("---\n# Source: ");
         out.push_str(&m.name);

@@ -208,10 +208,19 @@ pub fn render_release_with(
         }
     }
     if manifest.is_empty() {
-        // no CRDs before it: the text itself, not a copy
-        manifest = crate::manifest::manifest_text(&manifests);
+        // no CRDs before it: the text itself, not a copy; with room for the hooks, which
+        // `helm template` prints after it (so printing them does not copy the text again)
+        let hooks_len = hooks
+            .iter()
+            .map(|h| "---\n# Source: \n\n".len() + h.path.len() + h.manifest.len())
+            .sum();
+        manifest = crate::manifest::manifest_text_with_room(&manifests, hooks_len);
     } else {
         manifest.push_str(&crate::manifest::manifest_text(&manifests));
+    }
+    if req.engine.exit_after {
+        // the processed chart tree is many small allocations the operating system reclaims
+        std::mem::forget(processed);
     }
     Ok(Rendered {
         files,

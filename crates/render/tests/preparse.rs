@@ -45,23 +45,34 @@ fn request<'a>(chart: &'a ferry_chart::Chart, user: &'a Map, engine: Engine) -> 
     }
 }
 
-/// Renders the archive three times: its templates parsed at render time (an engine with
+/// Renders the archive four times: its templates parsed at render time (an engine with
 /// functions of its own parses everything itself), parsed by `render_release` while it
-/// computes the values (the default), and parsed while the archive was read.
-fn all_ways(files: &[(&str, &str)]) -> [Result<Vec<(String, String)>, String>; 3] {
+/// computes the values (the default), parsed while the archive was read, and parsed while
+/// the archive was read and all done before the render began (so a thread that helps execute
+/// makes its contexts while the render thread makes its own).
+fn all_ways(files: &[(&str, &str)]) -> [Result<Vec<(String, String)>, String>; 4] {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = archive(&dir, files);
-    [0, 1, 2].map(|way| {
-        let preparse = (way == 2).then(Preparse::start);
+    [0, 1, 2, 3].map(|way| {
+        let preparse = (way >= 2).then(Preparse::start);
         let chart = match &preparse {
             Some(p) => ferry_chart::load_observed(&path, &mut |f| p.offer(f)),
             None => ferry_chart::load(&path),
         }
         .expect("chart loads");
+        if way == 3 {
+            let p = preparse.as_ref().expect("started");
+            let start = std::time::Instant::now();
+            while !p.is_done() {
+                assert!(start.elapsed().as_secs() < 60, "the preparse never ends");
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+        }
         let no_functions: ferry_render::CustomFuncs = std::sync::Arc::new(|_| {});
         let engine = Engine {
             preparsed: preparse.clone(),
             custom: (way == 0).then_some(no_functions),
+            exec_threads: (way == 3).then_some(3),
             ..Engine::default()
         };
         render_release(&request(&chart, &Map::new(), engine))
@@ -75,9 +86,15 @@ const SUB: &str = "apiVersion: v2\nname: sub\nversion: 0.1.0\n";
 
 #[test]
 fn preparsed_templates_render_the_same() {
-    let [plain, ahead, pre] = all_ways(&[
+    let [plain, ahead, pre, done] = all_ways(&[
         ("Chart.yaml", CHART),
         ("values.yaml", "x: 1\n"),
+        // enough templates for the render to execute on more than one thread
+        ("templates/a.yaml", "a: {{ .Values.x }} {{ .Chart.Name }}\n"),
+        (
+            "templates/b.yaml",
+            "b: {{ include \"greet\" . }} {{ .Template.Name }}\n",
+        ),
         (
             "templates/_helpers.tpl",
             r#"{{- define "greet" -}}top {{ .Chart.Name }}{{- end -}}"#,
@@ -94,12 +111,15 @@ fn preparsed_templates_render_the_same() {
         ),
         (
             "charts/sub/templates/s.yaml",
-            "kind: Secret\nmetadata:\n  name: {{ include \"greet\" . }}\n",
+            // long to execute: a thread that helps from the end of the order gets to the
+            // root chart's templates meanwhile
+            "kind: Secret\nmetadata:\n  name: {{ include \"greet\" . }}\n{{- range until 200000 }}{{ end }}\n",
         ),
     ]);
     let plain = plain.expect("renders");
     assert_eq!(Ok(plain.clone()), ahead);
     assert_eq!(Ok(plain.clone()), pre);
+    assert_eq!(Ok(plain.clone()), done);
     // the names the trees were parsed under are the files' own
     let cm = &plain
         .iter()
@@ -117,7 +137,7 @@ fn preparsed_errors_name_the_file() {
         // a define of the file's own name clashes with the file itself
         "x{{ define \"demo/templates/bad.yaml\" }}y{{ end }}",
     ] {
-        let [plain, ahead, pre] = all_ways(&[
+        let [plain, ahead, pre, done] = all_ways(&[
             ("Chart.yaml", CHART),
             ("templates/ok.yaml", "kind: A\n"),
             ("templates/bad.yaml", bad),
@@ -125,7 +145,8 @@ fn preparsed_errors_name_the_file() {
         let err = plain.expect_err("fails");
         assert!(err.contains("demo/templates/bad.yaml"), "{err}");
         assert_eq!(Err(err.clone()), ahead, "{bad}");
-        assert_eq!(Err(err), pre, "{bad}");
+        assert_eq!(Err(err.clone()), pre, "{bad}");
+        assert_eq!(Err(err), done, "{bad}");
     }
 }
 
