@@ -441,16 +441,6 @@ impl Engine {
         std::thread::scope(|scope| {
             let (tx, rx) = std::sync::mpsc::channel::<(String, String)>();
             let tx = on_file.is_some().then_some(tx);
-            if parsed_ahead && self.helper_threads(chart) > 0 {
-                let _ = std::thread::Builder::new()
-                    .name("ferry-render-contexts".into())
-                    .stack_size(THREAD_STACK)
-                    .spawn_scoped(scope, move || {
-                        let _ = early_tx.send(contexts(chart, values, release, caps).1);
-                    });
-            } else {
-                drop(early_tx);
-            }
             let worker = std::thread::Builder::new()
                 .name("ferry-render".into())
                 .stack_size(THREAD_STACK)
@@ -462,6 +452,17 @@ impl Engine {
                     message: format!("cannot start the render thread: {e}"),
                     snippet: None,
                 })?;
+            // started after the render thread, which everything waits for
+            if parsed_ahead && self.helper_threads(chart) > 0 {
+                let _ = std::thread::Builder::new()
+                    .name("ferry-render-contexts".into())
+                    .stack_size(THREAD_STACK)
+                    .spawn_scoped(scope, move || {
+                        let _ = early_tx.send(contexts(chart, values, release, caps).1);
+                    });
+            } else {
+                drop(early_tx);
+            }
             if let Some(on_file) = on_file {
                 // ends when the render thread drops its sender: done or failed
                 for (path, text) in rx {
