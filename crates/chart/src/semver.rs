@@ -161,6 +161,18 @@ fn is_x(s: &str) -> bool {
     matches!(s, "x" | "X" | "*")
 }
 
+/// Compiles the regexes versions and constraints are read with (once per process, the
+/// first time either is read), so that a thread with time to spare pays for it before a
+/// render needs them.
+pub fn warm_up() {
+    let _ = Constraints::parse(WARM_UP_RANGE);
+    let _ = Version::parse_lenient("1.0.0");
+}
+
+/// A range that reaches every regex of [`Constraints::parse`] (the rewrite of a range, the
+/// check of the whole, then each constraint).
+const WARM_UP_RANGE: &str = "1.0.0 - 2.0.0";
+
 impl Constraints {
     /// Parses a constraint; the error reads as Masterminds' (`improper constraint: "..."`).
     pub fn parse(c: &str) -> Result<Constraints, String> {
@@ -373,6 +385,16 @@ mod tests {
 
     fn ok(c: &str, v: &str) -> bool {
         is_compatible_range(c, v)
+    }
+
+    #[test]
+    fn the_warm_up_range_is_read_to_its_last_constraint() {
+        // a range that failed the check of the whole would leave the last regexes uncompiled
+        let c = Constraints::parse(WARM_UP_RANGE).expect("a valid range");
+        assert_eq!(c.ors.len(), 1);
+        assert_eq!(c.ors[0].0.len(), 2, "rewritten to >= and <=");
+        assert!(c.check(&Version::parse_lenient("1.5.0").expect("version")));
+        assert!(!c.check(&Version::parse_lenient("2.0.1").expect("version")));
     }
 
     #[test]

@@ -265,6 +265,9 @@ impl Preparse {
             .name("ferry-preparse".into())
             .stack_size(STACK_BUDGET.saturating_add(8 << 20))
             .spawn(move || {
+                // while the first templates are still on their way: the render checks the
+                // chart's `kubeVersion` and templates call `semverCompare`
+                ferry_chart::semver::warm_up();
                 let funcs = helm_funcs(None);
                 let limits = engine_limits();
                 let trees: Vec<Preparsed> = std::iter::from_fn(|| theirs.next())
