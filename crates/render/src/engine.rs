@@ -213,8 +213,6 @@ struct PreparseQueue {
 #[derive(Default)]
 struct Queued {
     texts: std::collections::VecDeque<Arc<str>>,
-    /// The thread is parsing a text (it is idle when this is false and `texts` is empty).
-    busy: bool,
     /// Once the render takes the trees (or the [`Preparse`] is dropped): the thread stops
     /// after the text in hand, and nothing more is queued.
     closed: bool,
@@ -228,13 +226,11 @@ impl PreparseQueue {
     /// The next text to parse; `None` once closed.
     fn next(&self) -> Option<Arc<str>> {
         let mut state = self.lock();
-        state.busy = false;
         loop {
             if state.closed {
                 return None;
             }
             if let Some(text) = state.texts.pop_front() {
-                state.busy = true;
                 return Some(text);
             }
             state = self.ready.wait(state).unwrap_or_else(|e| e.into_inner());
@@ -311,11 +307,11 @@ impl Preparse {
         }
     }
 
-    /// Whether every text offered so far is parsed (the thread waits for more, or has
-    /// stopped).
-    pub fn is_done(&self) -> bool {
+    /// Whether the thread has begun every text offered so far (it may still be parsing the
+    /// last one, or wait for more, or have stopped).
+    pub fn has_begun_all(&self) -> bool {
         let state = self.queue.lock();
-        state.closed || (state.texts.is_empty() && !state.busy)
+        state.closed || state.texts.is_empty()
     }
 
     /// Stops the thread after the text in hand and takes its trees, keyed by the address of
@@ -427,12 +423,12 @@ impl Engine {
         caps: &Capabilities,
         on_file: Option<&mut FileObserver<'_>>,
     ) -> Result<BTreeMap<String, String>, TemplateError> {
-        // When the templates are parsed already (they were parsed while the chart was read
-        // or the values computed), the contexts of a thread that will help execute are made
-        // meanwhile, while the render thread makes its own and gathers the parse trees.
-        // Otherwise both cores parse first.
+        // When the templates are parsed already, or all but the one in hand (they were parsed
+        // while the chart was read or the values computed), the contexts of a thread that
+        // will help execute are made meanwhile, while the render thread makes its own and
+        // gathers the parse trees. Otherwise both cores parse first.
         let parsed_ahead =
-            self.custom.is_none() && self.preparsed.as_ref().is_some_and(|p| p.is_done());
+            self.custom.is_none() && self.preparsed.as_ref().is_some_and(|p| p.has_begun_all());
         let (early_tx, early_rx) = std::sync::mpsc::sync_channel(1);
         let early_rx = std::sync::Mutex::new(Some(early_rx));
         let early_contexts = || {
