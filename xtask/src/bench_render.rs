@@ -9,7 +9,11 @@
 //! - the floor: a process that only reads, decompresses and untars the archive, parses its
 //!   values files and writes as many bytes as ferry printed (`crates/chart/examples/floor.rs`);
 //!
-//! and the ratios. Times are medians over `BENCH_RUNS` runs (default 10).
+//! and the ratios. Each chart is measured in `BENCH_ROUNDS` rounds (default 3), each round
+//! timing every tool back to back, `BENCH_RUNS` runs each (default 10; the process and the
+//! floor alternately, one run at a time): a machine whose speed drifts then slows both sides
+//! of a ratio alike. Times are medians over the rounds of each round's median; ratios are
+//! medians of each round's own ratio.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -159,6 +163,120 @@ peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print(json.dumps({"load_ms": med(loads), "render_ms": med(renders), "idle_kb": idle, "peak_kb": peak}))
 "#;
 
+/// One round of a chart's measures: medians of `runs` runs of each.
+struct Round {
+    f_load: f64,
+    f_render: f64,
+    f_proc: f64,
+    floor: f64,
+    /// Helm's in-process load and render.
+    helm: Option<(f64, f64)>,
+}
+
+/// `ferry template NAME CHART -n NS -f ...` for `case`.
+fn template_args(case: &Case) -> Vec<std::ffi::OsString> {
+    let mut targs: Vec<std::ffi::OsString> = vec![
+        "template".into(),
+        case.name.clone().into(),
+        case.chart.clone().into(),
+        "-n".into(),
+        case.namespace.clone().into(),
+    ];
+    for v in &case.values {
+        targs.push("-f".into());
+        targs.push(v.clone().into());
+    }
+    targs
+}
+
+/// Measures one round of `case`: ferry's stages in process, the `ferry template` process and
+/// the floor (alternately, one run of each at a time), and Helm (with `py`). Returns the round,
+/// the chart's template KiB and Helm's (gain, peak) KiB; or why the chart could not be measured.
+#[allow(clippy::type_complexity)]
+fn measure_round(
+    bin: &Path,
+    case: &Case,
+    runs: usize,
+    py: Option<&Path>,
+) -> Result<std::result::Result<(Round, f64, Option<(f64, f64)>), String>> {
+    // ferry, in process
+    let mut stages = Command::new(bin.join("examples/bench_render"));
+    stages.arg(&case.chart).arg(runs.to_string()).args([
+        "--name",
+        &case.name,
+        "--namespace",
+        &case.namespace,
+    ]);
+    for v in &case.values {
+        stages.arg("-f").arg(v);
+    }
+    let out = stages.output().context("running bench_render")?;
+    if !out.status.success() {
+        return Ok(Err(format!(
+            "ferry failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    let st = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (f_load, f_render) = (kv(&st, "load_ms")?, kv(&st, "render_ms")?);
+    let tpl_kb = kv(&st, "template_bytes")? / 1024.0;
+
+    // the whole `ferry template` process and the floor, one run of each at a time (the first
+    // of each a warm-up); the floor writes as many bytes as ferry printed
+    let targs = template_args(case);
+    let (mut procs, mut floors) = (Vec::new(), Vec::new());
+    for i in 0..runs + 1 {
+        let (ms, out_bytes) = run_timed(Command::new(bin.join("ferry")).args(&targs))?;
+        let (fl, _) = run_timed(
+            Command::new(bin.join("examples/floor"))
+                .arg(&case.chart)
+                .arg(out_bytes.to_string()),
+        )?;
+        if i > 0 {
+            procs.push(ms);
+            floors.push(fl);
+        }
+    }
+
+    // Helm
+    let mut helm = None;
+    let mut helm_kb = None;
+    if let Some(py) = py {
+        let out = Command::new(py)
+            .arg("-c")
+            .arg(HELM_SCRIPT)
+            .arg(&case.chart)
+            .args([&case.name, &case.namespace, &runs.to_string()])
+            .args(&case.values)
+            .output()
+            .context("running Helm")?;
+        if !out.status.success() {
+            return Ok(Err(format!(
+                "helm failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+        helm = Some((
+            v["load_ms"].as_f64().unwrap_or(0.0),
+            v["render_ms"].as_f64().unwrap_or(0.0),
+        ));
+        let peak = v["peak_kb"].as_f64().unwrap_or(0.0);
+        helm_kb = Some(((peak - v["idle_kb"].as_f64().unwrap_or(0.0)).max(1.0), peak));
+    }
+    Ok(Ok((
+        Round {
+            f_load,
+            f_render,
+            f_proc: median(procs),
+            floor: median(floors),
+            helm,
+        },
+        tpl_kb,
+        helm_kb,
+    )))
+}
+
 pub fn run() -> Result<()> {
     let root = crate::root();
     let shared = root.join("../shared");
@@ -181,7 +299,13 @@ pub fn run() -> Result<()> {
     let runs: usize = std::env::var("BENCH_RUNS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(10);
+        .unwrap_or(10)
+        .max(1);
+    let rounds: usize = std::env::var("BENCH_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3)
+        .max(1);
     let venv = std::env::var("HELM_ORACLE_VENV")
         .map(PathBuf::from)
         .unwrap_or_else(|_| {
@@ -194,7 +318,7 @@ pub fn run() -> Result<()> {
     }
 
     println!(
-        "== render: every corpus chart, ferry beside Helm v4 (medians of {runs} runs; ms, MiB)"
+        "== render: every corpus chart, ferry beside Helm v4 ({rounds} rounds of {runs} runs; ms, MiB)"
     );
     // ferry's idle size: the same binary doing nothing (`--version`), for the gain columns
     let f_idle = peak_rss(&bin.join("ferry"), &["--version".into()]);
@@ -226,94 +350,46 @@ pub fn run() -> Result<()> {
             .to_string_lossy()
             .trim_end_matches(".tgz")
             .to_string();
-        // ferry, in process
-        let mut stages = Command::new(bin.join("examples/bench_render"));
-        stages.arg(&case.chart).arg(runs.to_string()).args([
-            "--name",
-            &case.name,
-            "--namespace",
-            &case.namespace,
-        ]);
-        for v in &case.values {
-            stages.arg("-f").arg(v);
+        // Rounds, each measuring every tool back to back (and the process and the floor
+        // alternately), so that a machine whose speed drifts slows both sides of a ratio
+        let mut rounds_done: Vec<Round> = Vec::new();
+        let mut failed = None;
+        let mut tpl_kb = 0.0;
+        let mut helm_kb = None;
+        for _ in 0..rounds {
+            match measure_round(&bin, &case, runs, have_helm.then_some(py.as_path()))? {
+                Ok((round, kb, hkb)) => {
+                    tpl_kb = kb;
+                    helm_kb = hkb.or(helm_kb);
+                    rounds_done.push(round);
+                }
+                Err(why) => {
+                    failed = Some(why);
+                    break;
+                }
+            }
         }
-        let out = stages.output().context("running bench_render")?;
-        if !out.status.success() {
-            println!(
-                "{label:<28} ferry failed: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            );
+        if let Some(why) = failed {
+            println!("{label:<28} {why}");
             continue;
         }
-        let st = String::from_utf8_lossy(&out.stdout).into_owned();
-        let (f_load, f_render) = (kv(&st, "load_ms")?, kv(&st, "render_ms")?);
-        let tpl_kb = kv(&st, "template_bytes")? / 1024.0;
-
-        // the whole `ferry template` process
-        let mut targs: Vec<std::ffi::OsString> = vec![
-            "template".into(),
-            case.name.clone().into(),
-            case.chart.clone().into(),
-            "-n".into(),
-            case.namespace.clone().into(),
-        ];
-        for v in &case.values {
-            targs.push("-f".into());
-            targs.push(v.clone().into());
-        }
-        let mut times = Vec::new();
-        let mut out_bytes = 0;
-        for _ in 0..runs + 1 {
-            let (ms, n) = run_timed(Command::new(bin.join("ferry")).args(&targs))?;
-            times.push(ms);
-            out_bytes = n;
-        }
-        let f_rss = peak_rss(&bin.join("ferry"), &targs);
-        times.remove(0); // warm-up
-        let f_proc = median(times);
-
-        // the floor
-        let mut times = Vec::new();
-        for _ in 0..runs + 1 {
-            let (ms, _) = run_timed(
-                Command::new(bin.join("examples/floor"))
-                    .arg(&case.chart)
-                    .arg(out_bytes.to_string()),
-            )?;
-            times.push(ms);
-        }
-        times.remove(0);
-        let floor = median(times);
-
-        // Helm
-        let helm = if have_helm {
-            let out = Command::new(&py)
-                .arg("-c")
-                .arg(HELM_SCRIPT)
-                .arg(&case.chart)
-                .args([&case.name, &case.namespace, &runs.to_string()])
-                .args(&case.values)
-                .output()
-                .context("running Helm")?;
-            if out.status.success() {
-                let v: serde_json::Value = serde_json::from_slice(&out.stdout)?;
-                Some((
-                    v["load_ms"].as_f64().unwrap_or(0.0),
-                    v["render_ms"].as_f64().unwrap_or(0.0),
-                    (v["peak_kb"].as_f64().unwrap_or(0.0) - v["idle_kb"].as_f64().unwrap_or(0.0))
-                        .max(1.0),
-                    v["peak_kb"].as_f64().unwrap_or(0.0),
-                ))
-            } else {
-                println!(
-                    "{label:<28} helm failed: {}",
-                    String::from_utf8_lossy(&out.stderr).trim()
-                );
-                None
-            }
-        } else {
-            None
+        let med = |f: &dyn Fn(&Round) -> Option<f64>| -> Option<f64> {
+            let v: Vec<f64> = rounds_done.iter().filter_map(f).collect();
+            (v.len() == rounds_done.len()).then(|| median(v))
         };
+        let f_load = med(&|r| Some(r.f_load)).unwrap_or(f64::NAN);
+        let f_render = med(&|r| Some(r.f_render)).unwrap_or(f64::NAN);
+        let f_proc = med(&|r| Some(r.f_proc)).unwrap_or(f64::NAN);
+        let floor = med(&|r| Some(r.floor)).unwrap_or(f64::NAN);
+        // ratios: the median of each round's own ratio
+        let rend_x = med(&|r| r.helm.map(|(_, h)| h / r.f_render));
+        let proc_x = med(&|r| r.helm.map(|(l, h)| (l + h) / r.f_proc));
+        let floor_x = med(&|r| Some(r.f_proc / r.floor)).unwrap_or(f64::NAN);
+        let f_rss = peak_rss(&bin.join("ferry"), &template_args(&case));
+        let helm = med(&|r| r.helm.map(|(l, _)| l))
+            .zip(med(&|r| r.helm.map(|(_, h)| h)))
+            .zip(helm_kb)
+            .map(|((l, h), (k, a))| (l, h, k, a));
         let cell = |v: Option<f64>, prec: usize| match v {
             Some(v) => format!("{v:.prec$}"),
             None => "-".into(),
@@ -334,9 +410,9 @@ pub fn run() -> Result<()> {
             "{label:<28} {tpl_kb:>6.0} | {:>7} {:>7} | {f_load:>6.2} {f_render:>6.2} {:>6} | {f_proc:>6.2} {:>6} | {floor:>6.2} {:>5} | {:>6} {:>6} {:>5} {:>6} {:>5} {:>5}",
             cell(h_load, 2),
             cell(h_render, 2),
-            ratio(h_render.map(|h| h / f_render)),
-            ratio(h_load.zip(h_render).map(|(l, r)| (l + r) / f_proc)),
-            format!("{:.2}×", f_proc / floor),
+            ratio(rend_x),
+            ratio(proc_x),
+            format!("{floor_x:.2}×"),
             cell(h_all.map(|k| k / 1024.0), 1),
             cell(h_kb.map(|k| k / 1024.0), 1),
             cell(f_kb.map(|k| k / 1024.0), 1),
@@ -352,7 +428,8 @@ pub fn run() -> Result<()> {
         );
     }
     println!(
-        "(rend× = Helm render / ferry render stage; proc× = Helm in-process load+render / the whole \
+        "(times are medians over the rounds of each round's median; the ratios are medians of \
+         each round's own ratio; rend× = Helm render / ferry render stage; proc× = Helm in-process load+render / the whole \
          `ferry template` process; /flr = ferry process / floor; h.all = peak RSS of Helm's \
          process (Python and the Helm library included); h.gain = what it gained over its idle \
          size with Helm loaded; f.MiB = peak RSS of the whole ferry process; f.gain = what it \
