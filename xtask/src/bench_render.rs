@@ -171,6 +171,12 @@ struct Round {
     floor: f64,
     /// Helm's in-process load and render.
     helm: Option<(f64, f64)>,
+    /// Helm's process: what it gained over its idle size, and its peak (KiB).
+    helm_kb: Option<(f64, f64)>,
+    /// Why Helm gave no figures (ferry's still stand).
+    helm_error: Option<String>,
+    /// The chart's templates (KiB).
+    tpl_kb: f64,
 }
 
 /// `ferry template NAME CHART -n NS -f ...` for `case`.
@@ -191,14 +197,13 @@ fn template_args(case: &Case) -> Vec<std::ffi::OsString> {
 
 /// Measures one round of `case`: ferry's stages in process, the `ferry template` process and
 /// the floor (alternately, one run of each at a time), and Helm (with `py`). Returns the round,
-/// the chart's template KiB and Helm's (gain, peak) KiB; or why the chart could not be measured.
-#[allow(clippy::type_complexity)]
+/// or why ferry could not render the chart.
 fn measure_round(
     bin: &Path,
     case: &Case,
     runs: usize,
     py: Option<&Path>,
-) -> Result<std::result::Result<(Round, f64, Option<(f64, f64)>), String>> {
+) -> Result<std::result::Result<Round, String>> {
     // ferry, in process
     let mut stages = Command::new(bin.join("examples/bench_render"));
     stages.arg(&case.chart).arg(runs.to_string()).args([
@@ -212,10 +217,7 @@ fn measure_round(
     }
     let out = stages.output().context("running bench_render")?;
     if !out.status.success() {
-        return Ok(Err(format!(
-            "ferry failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        )));
+        return Ok(Err(String::from_utf8_lossy(&out.stderr).trim().to_string()));
     }
     let st = String::from_utf8_lossy(&out.stdout).into_owned();
     let (f_load, f_render) = (kv(&st, "load_ms")?, kv(&st, "render_ms")?);
@@ -239,8 +241,7 @@ fn measure_round(
     }
 
     // Helm
-    let mut helm = None;
-    let mut helm_kb = None;
+    let (mut helm, mut helm_kb, mut helm_error) = (None, None, None);
     if let Some(py) = py {
         let out = Command::new(py)
             .arg("-c")
@@ -250,31 +251,28 @@ fn measure_round(
             .args(&case.values)
             .output()
             .context("running Helm")?;
-        if !out.status.success() {
-            return Ok(Err(format!(
-                "helm failed: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            )));
+        if out.status.success() {
+            let v: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+            helm = Some((
+                v["load_ms"].as_f64().unwrap_or(0.0),
+                v["render_ms"].as_f64().unwrap_or(0.0),
+            ));
+            let peak = v["peak_kb"].as_f64().unwrap_or(0.0);
+            helm_kb = Some(((peak - v["idle_kb"].as_f64().unwrap_or(0.0)).max(1.0), peak));
+        } else {
+            helm_error = Some(String::from_utf8_lossy(&out.stderr).trim().to_string());
         }
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout)?;
-        helm = Some((
-            v["load_ms"].as_f64().unwrap_or(0.0),
-            v["render_ms"].as_f64().unwrap_or(0.0),
-        ));
-        let peak = v["peak_kb"].as_f64().unwrap_or(0.0);
-        helm_kb = Some(((peak - v["idle_kb"].as_f64().unwrap_or(0.0)).max(1.0), peak));
     }
-    Ok(Ok((
-        Round {
-            f_load,
-            f_render,
-            f_proc: median(procs),
-            floor: median(floors),
-            helm,
-        },
-        tpl_kb,
+    Ok(Ok(Round {
+        f_load,
+        f_render,
+        f_proc: median(procs),
+        floor: median(floors),
+        helm,
         helm_kb,
-    )))
+        helm_error,
+        tpl_kb,
+    }))
 }
 
 pub fn run() -> Result<()> {
@@ -354,15 +352,9 @@ pub fn run() -> Result<()> {
         // alternately), so that a machine whose speed drifts slows both sides of a ratio
         let mut rounds_done: Vec<Round> = Vec::new();
         let mut failed = None;
-        let mut tpl_kb = 0.0;
-        let mut helm_kb = None;
         for _ in 0..rounds {
             match measure_round(&bin, &case, runs, have_helm.then_some(py.as_path()))? {
-                Ok((round, kb, hkb)) => {
-                    tpl_kb = kb;
-                    helm_kb = hkb.or(helm_kb);
-                    rounds_done.push(round);
-                }
+                Ok(round) => rounds_done.push(round),
                 Err(why) => {
                     failed = Some(why);
                     break;
@@ -370,9 +362,14 @@ pub fn run() -> Result<()> {
             }
         }
         if let Some(why) = failed {
-            println!("{label:<28} {why}");
+            println!("{label:<28} ferry failed: {why}");
             continue;
         }
+        if let Some(why) = rounds_done.iter().find_map(|r| r.helm_error.as_ref()) {
+            println!("{label:<28} helm failed: {why}");
+        }
+        let tpl_kb = rounds_done.last().map_or(0.0, |r| r.tpl_kb);
+        let helm_kb = rounds_done.iter().rev().find_map(|r| r.helm_kb);
         let med = |f: &dyn Fn(&Round) -> Option<f64>| -> Option<f64> {
             let v: Vec<f64> = rounds_done.iter().filter_map(f).collect();
             (v.len() == rounds_done.len()).then(|| median(v))

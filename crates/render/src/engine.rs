@@ -452,7 +452,8 @@ impl Engine {
                     snippet: None,
                 })?;
             // started after the render thread, which everything waits for
-            if parsed_ahead && self.helper_threads(chart) > 0 {
+            // (partials included: at most the templates to execute)
+            if parsed_ahead && self.helper_threads(count_templates(chart)) > 0 {
                 let _ = std::thread::Builder::new()
                     .name("ferry-render-contexts".into())
                     .stack_size(THREAD_STACK)
@@ -478,11 +479,11 @@ impl Engine {
         })
     }
 
-    /// How many threads help execute `chart`'s templates besides the render thread.
-    fn helper_threads(&self, chart: &Chart) -> usize {
+    /// How many threads help execute `jobs` templates besides the render thread.
+    fn helper_threads(&self, jobs: usize) -> usize {
         // custom functions may count on Helm's one-by-one order: they run as Helm runs them
         let threads = match self.exec_threads {
-            _ if self.custom.is_some() || count_templates(chart) < MIN_PARALLEL_JOBS => 1,
+            _ if self.custom.is_some() || jobs < MIN_PARALLEL_JOBS => 1,
             Some(n) => n,
             None => std::thread::available_parallelism()
                 .map_or(1, |n| n.get())
@@ -564,11 +565,7 @@ impl Engine {
                 text
             })
         };
-        let helpers = if jobs.len() < MIN_PARALLEL_JOBS {
-            0
-        } else {
-            self.helper_threads(chart)
-        };
+        let helpers = self.helper_threads(jobs.len());
         // the first helper takes the contexts made while this thread parsed
         let private =
             || early_contexts().unwrap_or_else(|| contexts(chart, values, release, caps).1);

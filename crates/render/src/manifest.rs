@@ -513,11 +513,16 @@ pub fn manifest_text(manifests: &[Manifest]) -> String {
     manifest_text_with_room(manifests, 0)
 }
 
+/// The length of one `---\n# Source: <path>\n<doc>\n` entry of a manifest text.
+pub fn entry_len(path: &str, doc: &str) -> usize {
+    "---\n# Source: \n\n".len() + path.len() + doc.len()
+}
+
 /// [`manifest_text`] in a buffer with `room` bytes to spare after it.
 pub fn manifest_text_with_room(manifests: &[Manifest], room: usize) -> String {
     let len: usize = manifests
         .iter()
-        .map(|m| "---\n# Source: \n\n".len() + m.name.len() + m.content.len())
+        .map(|m| entry_len(&m.name, &m.content))
         .sum();
     let mut out = String::with_capacity(len + room);
     for m in manifests {

@@ -212,7 +212,7 @@ pub fn render_release_with(
         // `helm template` prints after it (so printing them does not copy the text again)
         let hooks_len = hooks
             .iter()
-            .map(|h| "---\n# Source: \n\n".len() + h.path.len() + h.manifest.len())
+            .map(|h| crate::manifest::entry_len(&h.path, &h.manifest))
             .sum();
         manifest = crate::manifest::manifest_text_with_room(&manifests, hooks_len);
     } else {
