@@ -7,7 +7,7 @@
 //! semantics for maps, and convert back to [`Value`] at the end.
 
 use std::borrow::Cow;
-use std::cell::RefCell;
+use std::cell::{Ref, RefCell, RefMut};
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
@@ -20,7 +20,78 @@ use crate::value::{Map, Value};
 /// A key of a [`GMap`]: borrowed from the values coalesced, owned when made here.
 type Key<'a> = Cow<'a, str>;
 
-type GMap<'a> = Rc<RefCell<BTreeMap<Key<'a>, G<'a>>>>;
+/// A Go map: a shared reference to entries. A map made from one of the values coalesced
+/// ([`GMap::of`]) takes its entries from it when first looked into, one level at a time:
+/// most of a chart's defaults are only ever copied over whole, and those are never taken
+/// apart ([`gmap_to`] clones them as they are).
+#[derive(Clone)]
+struct GMap<'a>(Rc<RefCell<Node<'a>>>);
+
+struct Node<'a> {
+    /// The values the entries are still to be taken from (`entries` is empty meanwhile).
+    from: Option<&'a Map>,
+    entries: BTreeMap<Key<'a>, G<'a>>,
+}
+
+impl std::fmt::Debug for GMap<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.borrow().iter()).finish()
+    }
+}
+
+impl<'a> GMap<'a> {
+    fn new(entries: BTreeMap<Key<'a>, G<'a>>) -> GMap<'a> {
+        GMap(Rc::new(RefCell::new(Node {
+            from: None,
+            entries,
+        })))
+    }
+
+    /// A map of `m`'s entries, taken when first looked into.
+    fn of(m: &'a Map) -> GMap<'a> {
+        let g = GMap(Rc::new(RefCell::new(Node {
+            from: Some(m),
+            entries: BTreeMap::new(),
+        })));
+        #[cfg(test)]
+        if tests::EAGER.with(std::cell::Cell::get) {
+            g.take_entries();
+        }
+        g
+    }
+
+    /// The values this map's entries are still to be taken from.
+    fn untouched(&self) -> Option<&'a Map> {
+        self.0.borrow().from
+    }
+
+    fn take_entries(&self) {
+        if self.untouched().is_none() {
+            return;
+        }
+        let mut node = self.0.borrow_mut();
+        if let Some(m) = node.from.take() {
+            node.entries = m
+                .iter()
+                .map(|(k, v)| (Cow::Borrowed(k.as_str()), G::from_value(v)))
+                .collect();
+        }
+    }
+
+    fn borrow(&self) -> Ref<'_, BTreeMap<Key<'a>, G<'a>>> {
+        self.take_entries();
+        Ref::map(self.0.borrow(), |n| &n.entries)
+    }
+
+    fn borrow_mut(&self) -> RefMut<'_, BTreeMap<Key<'a>, G<'a>>> {
+        self.take_entries();
+        RefMut::map(self.0.borrow_mut(), |n| &mut n.entries)
+    }
+
+    fn ptr_eq(a: &GMap<'a>, b: &GMap<'a>) -> bool {
+        Rc::ptr_eq(&a.0, &b.0)
+    }
+}
 
 /// A value with Go's semantics: maps are shared references, everything else is a value.
 /// Coalescing never changes a value that is not a map, so those are borrowed from the maps
@@ -36,7 +107,7 @@ impl<'a> G<'a> {
     fn from_value(v: &'a Value) -> G<'a> {
         match v {
             Value::Null => G::Nil,
-            Value::Map(m) => G::Map(gmap_from(m)),
+            Value::Map(m) => G::Map(GMap::of(m)),
             other => G::Other(other),
         }
     }
@@ -73,14 +144,14 @@ impl<'a> G<'a> {
 }
 
 fn gmap_from(m: &Map) -> GMap<'_> {
-    Rc::new(RefCell::new(
-        m.iter()
-            .map(|(k, v)| (Cow::Borrowed(k.as_str()), G::from_value(v)))
-            .collect(),
-    ))
+    GMap::of(m)
 }
 
 fn gmap_to(m: &GMap<'_>) -> Map {
+    // a map never looked into is the values it was made of
+    if let Some(from) = m.untouched() {
+        return from.clone();
+    }
     m.borrow()
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_value()))
@@ -88,12 +159,16 @@ fn gmap_to(m: &GMap<'_>) -> Map {
 }
 
 fn new_map<'a>() -> GMap<'a> {
-    Rc::new(RefCell::new(BTreeMap::new()))
+    GMap::new(BTreeMap::new())
 }
 
 /// copystructure.Copy: a deep copy that breaks all sharing (of maps: the rest never changes).
 fn deep_copy<'a>(m: &GMap<'a>) -> GMap<'a> {
-    Rc::new(RefCell::new(
+    // a map never looked into shares nothing: another made of the same values is a copy
+    if let Some(from) = m.untouched() {
+        return GMap::of(from);
+    }
+    GMap::new(
         m.borrow()
             .iter()
             .map(|(k, v)| {
@@ -104,11 +179,11 @@ fn deep_copy<'a>(m: &GMap<'a>) -> GMap<'a> {
                 (k.clone(), v)
             })
             .collect(),
-    ))
+    )
 }
 
 fn copy_map<'a>(m: &GMap<'a>) -> GMap<'a> {
-    Rc::new(RefCell::new(m.borrow().clone()))
+    GMap::new(m.borrow().clone())
 }
 
 fn concat_prefix(a: &str, b: &str) -> String {
@@ -280,7 +355,7 @@ impl Co<'_> {
     }
 
     fn coalesce_tables<'a>(&mut self, dst: &GMap<'a>, src: &GMap<'a>, prefix: &str, merge: bool) {
-        if Rc::ptr_eq(dst, src) {
+        if GMap::ptr_eq(dst, src) {
             // Go would walk the same map twice; nothing changes.
             return;
         }
@@ -346,14 +421,27 @@ fn child_chart_merge_true(c: &Chart, key: &str, merge: bool) -> bool {
     }
 }
 
+/// Whether a `null` is among `m`'s entries or those of the maps in it.
+fn holds_nil(m: &Map) -> bool {
+    m.values().any(|v| match v {
+        Value::Null => true,
+        Value::Map(sub) => holds_nil(sub),
+        _ => false,
+    })
+}
+
 fn clean_nil_values(m: &GMap<'_>) {
+    // values without a `null` have nothing to clean: left untouched
+    if m.untouched().is_some_and(|from| !holds_nil(from)) {
+        return;
+    }
     // one look at the entries (no value copied): the nils go, the tables are cleaned
     let mut nils = Vec::new();
     let mut tables = Vec::new();
     for (k, v) in m.borrow().iter() {
         match v {
             G::Nil => nils.push(k.clone()),
-            G::Map(sub) if !Rc::ptr_eq(sub, m) => tables.push(sub.clone()),
+            G::Map(sub) if !GMap::ptr_eq(sub, m) => tables.push(sub.clone()),
             _ => {}
         }
     }
@@ -424,41 +512,51 @@ fn path_value<'a>(m: &GMap<'a>, path: &str) -> Option<G<'a>> {
     if v.as_map().is_some() { None } else { Some(v) }
 }
 
-fn get_alias_dependency(charts: &[Chart], dep: &Dependency) -> Option<Chart> {
-    let c = charts
-        .iter()
-        .find(|c| c.name() == dep.name && is_compatible_range(&dep.version, &c.metadata.version))?;
-    let mut out = c.clone();
-    if !dep.alias.is_empty() {
-        out.metadata.name = dep.alias.clone();
-    }
-    Some(out)
-}
-
 fn process_enabled(c: &mut Chart, v: &Map, path: &str, warn: &mut Warnings) -> Result<()> {
     if c.metadata.dependencies.is_empty() {
         return Ok(());
     }
-    let mut chart_deps: Vec<Chart> = c
-        .dependencies
+    // which loaded subchart each new dependency is (by index), in Helm's order: first those
+    // no requirement names, then each requirement's first match (a copy renamed to its alias)
+    let existing = std::mem::take(&mut c.dependencies);
+    let matches = |req: &Dependency, ch: &Chart| {
+        ch.name() == req.name && is_compatible_range(&req.version, &ch.metadata.version)
+    };
+    let mut picks: Vec<(usize, Option<String>)> = existing
         .iter()
-        .filter(|existing| {
-            !c.metadata.dependencies.iter().any(|req| {
-                existing.name() == req.name
-                    && is_compatible_range(&req.version, &existing.metadata.version)
-            })
-        })
-        .cloned()
+        .enumerate()
+        .filter(|(_, ch)| !c.metadata.dependencies.iter().any(|req| matches(req, ch)))
+        .map(|(i, _)| (i, None))
         .collect();
     for req in c.metadata.dependencies.iter_mut() {
-        if let Some(cd) = get_alias_dependency(&c.dependencies, req) {
-            chart_deps.push(cd);
+        if let Some(i) = existing.iter().position(|ch| matches(req, ch)) {
+            picks.push((i, (!req.alias.is_empty()).then(|| req.alias.clone())));
         }
         if !req.alias.is_empty() {
             req.name = req.alias.clone();
         }
     }
-    c.dependencies = chart_deps;
+    // each loaded subchart is moved to its last pick and copied for the others
+    let mut uses = vec![0usize; existing.len()];
+    for (i, _) in &picks {
+        uses[*i] += 1;
+    }
+    let mut existing: Vec<Option<Chart>> = existing.into_iter().map(Some).collect();
+    c.dependencies = picks
+        .into_iter()
+        .filter_map(|(i, alias)| {
+            uses[i] -= 1;
+            let mut ch = if uses[i] == 0 {
+                existing[i].take()?
+            } else {
+                existing[i].clone()?
+            };
+            if let Some(alias) = alias {
+                ch.metadata.name = alias;
+            }
+            Some(ch)
+        })
+        .collect();
     for req in c.metadata.dependencies.iter_mut() {
         req.enabled = true;
     }
@@ -645,6 +743,102 @@ pub fn computed_values(chart: &Chart, user: &Map, warn: &mut Warnings) -> Result
 mod tests {
     use super::*;
     use crate::load::{File, load_files};
+    use proptest::prelude::*;
+
+    thread_local! {
+        /// Every map taken apart when made, as before maps were taken apart lazily.
+        pub(super) static EAGER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+
+    /// Values with few key names (so that parent, subchart, user and `global` sections meet),
+    /// nulls and nested maps.
+    fn values(depth: u32) -> impl Strategy<Value = Map> {
+        let key = prop_oneof![
+            Just("a"),
+            Just("b"),
+            Just("enabled"),
+            Just("global"),
+            Just("s1"),
+            Just("s2"),
+        ]
+        .prop_map(str::to_string);
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            (0i64..3).prop_map(|i| Value::Float(i as f64)),
+            "[xy]{0,2}".prop_map(Value::String),
+            Just(Value::List(vec![Value::Null, Value::Float(1.0)])),
+        ];
+        let value = leaf.prop_recursive(depth, 24, 4, move |inner| {
+            prop::collection::btree_map(key.clone(), inner, 0..4).prop_map(Value::Map)
+        });
+        let key = prop_oneof![Just("a"), Just("global"), Just("s1"), Just("s2"), Just("c")]
+            .prop_map(str::to_string);
+        prop::collection::btree_map(key, value, 0..5)
+    }
+
+    /// A parent with subcharts `s1` (condition `s1.enabled`, its own subchart `s2`) and `s2`
+    /// (tag `t`), each with the values given, and `import-values` from `s1`.
+    fn tree(parent: Map, s1: Map, s1s2: Map, s2: Map) -> Chart {
+        let mut c = chart(&[
+            (
+                "Chart.yaml",
+                "apiVersion: v2\nname: p\nversion: 1.0.0\ndependencies:\n\
+                 - name: s1\n  version: 1.0.0\n  condition: s1.enabled\n  import-values:\n  \
+                 - child: a\n    parent: imported\n\
+                 - name: s2\n  version: 1.0.0\n  tags: [t]\n",
+            ),
+            (
+                "charts/s1/Chart.yaml",
+                "apiVersion: v2\nname: s1\nversion: 1.0.0\ndependencies:\n\
+                 - name: s2\n  version: 1.0.0\n  condition: s2.enabled\n",
+            ),
+            (
+                "charts/s1/charts/s2/Chart.yaml",
+                "apiVersion: v2\nname: s2\nversion: 1.0.0\n",
+            ),
+            (
+                "charts/s2/Chart.yaml",
+                "apiVersion: v2\nname: s2\nversion: 1.0.0\n",
+            ),
+        ]);
+        c.values = parent;
+        for d in c.dependencies.iter_mut() {
+            if d.name() == "s1" {
+                d.values = s1.clone();
+                d.dependencies[0].values = s1s2.clone();
+            } else {
+                d.values = s2.clone();
+            }
+        }
+        c
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(400))]
+
+        /// Maps taken apart only when looked into coalesce exactly as maps taken apart
+        /// up front: the same values, the same processed chart, the same warnings.
+        #[test]
+        fn lazy_maps_coalesce_as_eager_ones(
+            parent in values(3),
+            s1 in values(3),
+            s1s2 in values(2),
+            s2 in values(2),
+            user in values(3),
+        ) {
+            let c = tree(parent, s1, s1s2, s2);
+            let run = |eager: bool| {
+                EAGER.with(|e| e.set(eager));
+                let mut w = Warnings::default();
+                let out = computed_values(&c, &user, &mut w);
+                EAGER.with(|e| e.set(false));
+                (out.map_err(|e| e.to_string()), w.0)
+            };
+            let (lazy, eager) = (run(false), run(true));
+            prop_assert_eq!(lazy, eager);
+        }
+    }
 
     fn chart(files: &[(&str, &str)]) -> Chart {
         load_files(
