@@ -424,16 +424,25 @@ impl Engine {
         on_file: Option<&mut FileObserver<'_>>,
     ) -> Result<BTreeMap<String, String>, TemplateError> {
         // When the templates are parsed already, or all but the one in hand (they were parsed
-        // while the chart was read or the values computed), the contexts of a thread that
-        // will help execute are made meanwhile, while the render thread makes its own and
-        // gathers the parse trees. Otherwise both cores parse first.
+        // while the chart was read or the values computed), another thread makes the
+        // contexts meanwhile, the render thread's first, then those of the thread that will
+        // help execute, while the render thread gathers the parse trees: the render thread
+        // begins executing as soon as it has the trees, the helper as soon as it has its
+        // contexts. Otherwise both cores parse first, and each thread makes its own.
         let parsed_ahead =
             self.custom.is_none() && self.preparsed.as_ref().is_some_and(|p| p.has_begun_all());
+        let (own_tx, own_rx) = std::sync::mpsc::sync_channel(1);
+        let own_rx = std::sync::Mutex::new(Some(own_rx));
+        let own_contexts = || {
+            let rx = own_rx.lock().unwrap_or_else(|e| e.into_inner()).take();
+            // nothing when the thread did not start
+            rx.and_then(|rx| rx.recv().ok())
+        };
+        let own_contexts: &OwnContexts<'_> = &own_contexts;
         let (early_tx, early_rx) = std::sync::mpsc::sync_channel(1);
         let early_rx = std::sync::Mutex::new(Some(early_rx));
         let early_contexts = || {
             let rx = early_rx.lock().unwrap_or_else(|e| e.into_inner()).take();
-            // nothing when the thread did not start
             rx.and_then(|rx| rx.recv().ok())
         };
         let early_contexts: &EarlyContexts<'_> = &early_contexts;
@@ -444,7 +453,11 @@ impl Engine {
                 .name("ferry-render".into())
                 .stack_size(THREAD_STACK)
                 .spawn_scoped(scope, move || {
-                    self.render_here(chart, values, release, caps, tx.as_ref(), early_contexts)
+                    let made = Made {
+                        own: own_contexts,
+                        helper: early_contexts,
+                    };
+                    self.render_here(chart, values, release, caps, tx.as_ref(), made)
                 })
                 .map_err(|e| TemplateError {
                     template: String::new(),
@@ -458,10 +471,12 @@ impl Engine {
                     .name("ferry-render-contexts".into())
                     .stack_size(THREAD_STACK)
                     .spawn_scoped(scope, move || {
-                        let _ = early_tx.send(contexts(chart, values, release, caps).1);
+                        if own_tx.send(contexts(chart, values, release, caps)).is_ok() {
+                            let _ = early_tx.send(contexts(chart, values, release, caps).1);
+                        }
                     });
             } else {
-                drop(early_tx);
+                drop((own_tx, early_tx));
             }
             if let Some(on_file) = on_file {
                 // ends when the render thread drops its sender: done or failed
@@ -499,10 +514,10 @@ impl Engine {
         release: &ReleaseOptions,
         caps: &Capabilities,
         observer: Option<&std::sync::mpsc::Sender<(String, String)>>,
-        early_contexts: &EarlyContexts<'_>,
+        made: Made<'_>,
     ) -> Result<BTreeMap<String, String>, TemplateError> {
-        let (top, tpls) = contexts(chart, values, release, caps);
-
+        // the trees first (the contexts may be on their way from another thread)
+        let sources = template_sources(chart);
         let mut funcs = helm_funcs(self.lookup.clone());
         if let Some(custom) = &self.custom {
             custom(&mut funcs);
@@ -520,13 +535,13 @@ impl Engine {
             message: e.to_string(),
             snippet: None,
         })?;
-        let mut keys: Vec<&String> = tpls.keys().collect();
+        let mut keys: Vec<&String> = sources.keys().collect();
         // sort.Reverse(byPathLen): deepest paths first, then reverse lexical order
         keys.sort_by(|a, b| {
             let (ca, cb) = (a.matches('/').count(), b.matches('/').count());
             cb.cmp(&ca).then_with(|| b.cmp(a))
         });
-        let texts = |name: &str| tpls.get(name).map(|r| r.text.as_ref());
+        let texts = |name: &str| sources.get(name).map(|t| t.as_ref());
         let texts: &Texts<'_> = &texts;
         let error = |k: &str, e: &ferry_gotmpl::Error| TemplateError {
             template: k.to_string(),
@@ -537,7 +552,7 @@ impl Engine {
         let go: Vec<(&str, Arc<str>)> = keys
             .iter()
             .filter(|k| !crate::jinja::is_jinja(k))
-            .map(|k| (k.as_str(), tpls[*k].text.clone()))
+            .map(|k| (k.as_str(), sources[*k].clone()))
             .collect();
         let mut ready = match &self.preparsed {
             Some(p) if self.custom.is_none() => p.take(),
@@ -545,6 +560,7 @@ impl Engine {
         };
         set.parse_many_with(&go, &mut |text| ready.remove(&text_ptr(text)))
             .map_err(|(i, e)| error(go[i].0, &e))?;
+        let (top, tpls) = (made.own)().unwrap_or_else(|| contexts(chart, values, release, caps));
         let mut out = BTreeMap::new();
         let (mut jinja_keys, mut jobs) = (Vec::new(), Vec::new());
         for k in keys {
@@ -568,7 +584,7 @@ impl Engine {
         let helpers = self.helper_threads(jobs.len());
         // the first helper takes the contexts made while this thread parsed
         let private =
-            || early_contexts().unwrap_or_else(|| contexts(chart, values, release, caps).1);
+            || (made.helper)().unwrap_or_else(|| contexts(chart, values, release, caps).1);
         let texts_out = execute_all(&jobs, helpers, &tpls, &private, self.strict, &run, observer)?;
         for (k, text) in jobs.iter().zip(texts_out) {
             out.insert((*k).clone(), text);
@@ -651,6 +667,16 @@ fn template_value(path: &str, base_path: &str) -> Value {
 
 /// The template contexts a thread made beside the render thread, for a helper to take (once).
 type EarlyContexts<'a> = dyn Fn() -> Option<BTreeMap<String, Renderable>> + Sync + 'a;
+/// The render thread's contexts ([`contexts`]) made by another thread, to take (once).
+type OwnContexts<'a> = dyn Fn() -> Option<(Map, BTreeMap<String, Renderable>)> + Sync + 'a;
+
+/// What another thread may have made for the render: the render thread's contexts and a
+/// helper's (each `None` when the thread did not make them: the taker makes them).
+#[derive(Clone, Copy)]
+struct Made<'a> {
+    own: &'a OwnContexts<'a>,
+    helper: &'a EarlyContexts<'a>,
+}
 
 /// The templates of a chart tree (partials included).
 fn count_templates(chart: &Chart) -> usize {
@@ -798,6 +824,31 @@ fn execute_all(
     Ok(out)
 }
 
+/// The templates of a chart tree keyed by full path, as [`rec_all_tpls`] keys them, with
+/// their texts: what parsing needs, made without the values.
+fn template_sources(chart: &Chart) -> BTreeMap<String, Arc<str>> {
+    fn rec(chart: &Chart, full_path: &str, out: &mut BTreeMap<String, Arc<str>>) {
+        for child in &chart.dependencies {
+            rec(child, &format!("{full_path}/charts/{}", child.name()), out);
+        }
+        for t in rendered_templates(chart) {
+            out.insert(format!("{full_path}/{}", t.name), t.shared_text());
+        }
+    }
+    let mut out = BTreeMap::new();
+    rec(chart, chart.name(), &mut out);
+    out
+}
+
+/// The templates of one chart that take part in a render: a library chart's partials only.
+fn rendered_templates(chart: &Chart) -> impl Iterator<Item = &ferry_chart::File> {
+    let library = chart.metadata.is_library();
+    chart.templates.iter().filter(move |t| {
+        let base = t.name.rsplit('/').next().unwrap_or(&t.name);
+        !library || base.starts_with('_')
+    })
+}
+
 /// `recAllTpls`: the context of each chart, and its templates keyed by full path.
 fn rec_all_tpls(
     chart: &Chart,
@@ -855,12 +906,7 @@ fn rec_all_tpls(
         let v = rec_all_tpls(child, tpls, &next, false, &child_path);
         subcharts.insert(child.name(), Value::Map(v));
     }
-    let library = chart.metadata.is_library();
-    for t in &chart.templates {
-        let base = t.name.rsplit('/').next().unwrap_or(&t.name);
-        if library && !base.starts_with('_') {
-            continue;
-        }
+    for t in rendered_templates(chart) {
         tpls.insert(
             format!("{full_path}/{}", t.name),
             Renderable {
