@@ -315,15 +315,22 @@ fn values_ahead(
 ) -> Result<Chart> {
     std::thread::scope(|scope| {
         let (tx, rx) = std::sync::mpsc::channel::<Arc<str>>();
+        // the parses come back as the thread's last act: joining it would also wait for
+        // its teardown (allocator heap, stack)
+        let (done_tx, done_rx) = std::sync::mpsc::sync_channel(1);
         let parser = std::thread::Builder::new()
             .name("ferry-values".into())
             .spawn_scoped(scope, move || {
-                let mut ahead = ValuesAhead::default();
-                for text in rx {
-                    let key = Arc::as_ptr(&text) as *const u8 as usize;
-                    ahead.0.insert(key, yaml::parse_values(&text));
-                }
-                ahead
+                // a panic loses the parses (load_files parses again), not the scope
+                let ahead = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    let mut ahead = ValuesAhead::default();
+                    for text in rx {
+                        let key = Arc::as_ptr(&text) as *const u8 as usize;
+                        ahead.0.insert(key, yaml::parse_values(&text));
+                    }
+                    ahead
+                }));
+                let _ = done_tx.send(ahead.unwrap_or_default());
             })
             .ok();
         let mut tx = parser.is_some().then_some(tx);
@@ -338,7 +345,8 @@ fn values_ahead(
             on_file(f);
         });
         tx.take();
-        let mut ahead = parser.and_then(|p| p.join().ok()).unwrap_or_default();
+        // nothing when the thread did not start
+        let mut ahead = done_rx.recv().unwrap_or_default();
         load_files_ahead(read?, origin, &mut ahead)
     })
 }

@@ -287,31 +287,41 @@ impl Templates {
         results.resize_with(texts.len(), || None);
         if workers > 1 {
             let next = std::sync::atomic::AtomicUsize::new(0);
+            // each worker hands its trees over as its last act: joining the workers would
+            // also wait for their teardown (allocator heaps, stacks)
+            let (tx, rx) = std::sync::mpsc::channel();
             let parsed = std::thread::scope(|scope| {
-                let handles: Vec<_> = (0..workers)
-                    .map_while(|_| {
-                        std::thread::Builder::new()
-                            .name("gotmpl-parse".into())
-                            // the parser measures its own stack use against `max_stack`
-                            .stack_size(max_stack.saturating_add(8 << 20))
-                            .spawn_scoped(scope, || {
-                                let mut mine = Vec::new();
-                                loop {
-                                    let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                                    let Some(&i) = todo.get(k) else {
-                                        return mine;
-                                    };
-                                    mine.push((i, parse_one(i)));
-                                }
-                            })
-                            .ok()
-                    })
-                    .collect();
-                let mut all = Vec::new();
-                for h in handles {
-                    all.extend(h.join().unwrap_or_default());
+                for _ in 0..workers {
+                    let (tx, next, parse_one) = (tx.clone(), &next, &parse_one);
+                    let started = std::thread::Builder::new()
+                        .name("gotmpl-parse".into())
+                        // the parser measures its own stack use against `max_stack`
+                        .stack_size(max_stack.saturating_add(8 << 20))
+                        .spawn_scoped(scope, move || {
+                            // a panic loses the worker's trees (parsed again in order
+                            // below), not the scope
+                            let mine =
+                                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                                    let mut mine = Vec::new();
+                                    loop {
+                                        let k =
+                                            next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                                        let Some(&i) = todo.get(k) else {
+                                            return mine;
+                                        };
+                                        mine.push((i, parse_one(i)));
+                                    }
+                                }));
+                            let _ = tx.send(mine.unwrap_or_default());
+                        })
+                        .is_ok();
+                    if !started {
+                        break;
+                    }
                 }
-                all
+                drop(tx);
+                // ends when every worker sent (or a worker's sender was dropped unsent)
+                rx.into_iter().flatten().collect::<Vec<_>>()
             });
             for (i, r) in parsed {
                 results[i] = Some(r);

@@ -460,23 +460,27 @@ fn heads_of(docs: &[(&String, &str)]) -> Vec<Result<Head, ManifestError>> {
     };
     let mut out: Vec<Option<Result<Head, ManifestError>>> = Vec::new();
     out.resize_with(docs.len(), || None);
+    // each helper hands its heads over as its last act: joining the helpers would also
+    // wait for their teardown (allocator heaps, stacks)
+    let (tx, rx) = std::sync::mpsc::channel();
     std::thread::scope(|scope| {
-        let helpers: Vec<_> = (1..workers)
-            .filter_map(|_| {
-                std::thread::Builder::new()
-                    .name("ferry-manifest".into())
-                    .stack_size(STACK)
-                    .spawn_scoped(scope, work)
-                    .ok()
-            })
-            .collect();
+        for _ in 1..workers {
+            let tx = tx.clone();
+            let _ = std::thread::Builder::new()
+                .name("ferry-manifest".into())
+                .stack_size(STACK)
+                .spawn_scoped(scope, move || {
+                    // a panic loses the helper's heads (read below), not the scope
+                    let mine = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work));
+                    let _ = tx.send(mine.unwrap_or_default());
+                });
+        }
+        drop(tx);
         for (i, h) in work() {
             out[i] = Some(h);
         }
-        for t in helpers {
-            for (i, h) in t.join().unwrap_or_default() {
-                out[i] = Some(h);
-            }
+        for (i, h) in rx.into_iter().flatten() {
+            out[i] = Some(h);
         }
     });
     docs.iter()
