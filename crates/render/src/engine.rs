@@ -365,7 +365,6 @@ impl std::fmt::Debug for Engine {
 }
 
 struct Renderable {
-    text: Arc<str>,
     vals: Map,
     base_path: String,
 }
@@ -431,21 +430,8 @@ impl Engine {
         // contexts. Otherwise both cores parse first, and each thread makes its own.
         let parsed_ahead =
             self.custom.is_none() && self.preparsed.as_ref().is_some_and(|p| p.has_begun_all());
-        let (own_tx, own_rx) = std::sync::mpsc::sync_channel(1);
-        let own_rx = std::sync::Mutex::new(Some(own_rx));
-        let own_contexts = || {
-            let rx = own_rx.lock().unwrap_or_else(|e| e.into_inner()).take();
-            // nothing when the thread did not start
-            rx.and_then(|rx| rx.recv().ok())
-        };
-        let own_contexts: &OwnContexts<'_> = &own_contexts;
-        let (early_tx, early_rx) = std::sync::mpsc::sync_channel(1);
-        let early_rx = std::sync::Mutex::new(Some(early_rx));
-        let early_contexts = || {
-            let rx = early_rx.lock().unwrap_or_else(|e| e.into_inner()).take();
-            rx.and_then(|rx| rx.recv().ok())
-        };
-        let early_contexts: &EarlyContexts<'_> = &early_contexts;
+        let (own_tx, own) = Handoff::new();
+        let (helper_tx, helper) = Handoff::new();
         // The render thread's result, which it sets as its last act. The scope ends when the
         // thread's work is done; joining the thread would also wait for it to be torn down
         // (its allocator's heap collected, its stack unmapped: ~0.2 ms on the biggest charts).
@@ -464,8 +450,8 @@ impl Engine {
                 .stack_size(THREAD_STACK)
                 .spawn_scoped(scope, move || {
                     let made = Made {
-                        own: own_contexts,
-                        helper: early_contexts,
+                        own: &own,
+                        helper: &helper,
                     };
                     // a panic is the render's error, not the scope's
                     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -486,11 +472,11 @@ impl Engine {
                     .stack_size(THREAD_STACK)
                     .spawn_scoped(scope, move || {
                         if own_tx.send(contexts(chart, values, release, caps)).is_ok() {
-                            let _ = early_tx.send(contexts(chart, values, release, caps).1);
+                            let _ = helper_tx.send(contexts(chart, values, release, caps).1);
                         }
                     });
             } else {
-                drop((own_tx, early_tx));
+                drop((own_tx, helper_tx));
             }
             if let Some(on_file) = on_file {
                 // ends when the render thread drops its sender: done or failed
@@ -569,7 +555,10 @@ impl Engine {
         };
         set.parse_many_with(&go, &mut |text| ready.remove(&text_ptr(text)))
             .map_err(|(i, e)| error(go[i].0, &e))?;
-        let (top, tpls) = (made.own)().unwrap_or_else(|| contexts(chart, values, release, caps));
+        let (top, tpls) = made
+            .own
+            .take()
+            .unwrap_or_else(|| contexts(chart, values, release, caps));
         let mut out = BTreeMap::new();
         let (mut jinja_keys, mut jobs) = (Vec::new(), Vec::new());
         for k in keys {
@@ -592,8 +581,11 @@ impl Engine {
         };
         let helpers = self.helper_threads(jobs.len());
         // the first helper takes the contexts made while this thread parsed
-        let private =
-            || (made.helper)().unwrap_or_else(|| contexts(chart, values, release, caps).1);
+        let private = || {
+            made.helper
+                .take()
+                .unwrap_or_else(|| contexts(chart, values, release, caps).1)
+        };
         let texts_out = execute_all(&jobs, helpers, &tpls, &private, self.strict, &run, observer)?;
         for (k, text) in jobs.iter().zip(texts_out) {
             out.insert((*k).clone(), text);
@@ -604,7 +596,7 @@ impl Engine {
                 let r = &tpls[k.as_str()];
                 crate::jinja::Source {
                     path: k.clone(),
-                    text: r.text.to_string(),
+                    text: sources[k.as_str()].to_string(),
                     dot: r.vals.clone(),
                     base_path: r.base_path.clone(),
                 }
@@ -674,17 +666,30 @@ fn template_value(path: &str, base_path: &str) -> Value {
     ))
 }
 
-/// The template contexts a thread made beside the render thread, for a helper to take (once).
-type EarlyContexts<'a> = dyn Fn() -> Option<BTreeMap<String, Renderable>> + Sync + 'a;
-/// The render thread's contexts ([`contexts`]) made by another thread, to take (once).
-type OwnContexts<'a> = dyn Fn() -> Option<(Map, BTreeMap<String, Renderable>)> + Sync + 'a;
+/// Something another thread may make, for one taker: [`Handoff::take`] waits for it, or
+/// gives `None` when the maker's sender was dropped unsent (the thread did not start).
+struct Handoff<T>(std::sync::Mutex<Option<std::sync::mpsc::Receiver<T>>>);
 
-/// What another thread may have made for the render: the render thread's contexts and a
-/// helper's (each `None` when the thread did not make them: the taker makes them).
+impl<T> Handoff<T> {
+    fn new() -> (std::sync::mpsc::SyncSender<T>, Handoff<T>) {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        (tx, Handoff(std::sync::Mutex::new(Some(rx))))
+    }
+
+    /// The thing, the first time (later takers get `None`).
+    fn take(&self) -> Option<T> {
+        let rx = self.0.lock().unwrap_or_else(|e| e.into_inner()).take();
+        rx.and_then(|rx| rx.recv().ok())
+    }
+}
+
+/// What another thread may have made for the render: the render thread's contexts
+/// ([`contexts`]) and a helper's (each `None` when the thread did not make them: the taker
+/// makes them).
 #[derive(Clone, Copy)]
 struct Made<'a> {
-    own: &'a OwnContexts<'a>,
-    helper: &'a EarlyContexts<'a>,
+    own: &'a Handoff<(Map, BTreeMap<String, Renderable>)>,
+    helper: &'a Handoff<BTreeMap<String, Renderable>>,
 }
 
 /// The templates of a chart tree (partials included).
@@ -919,7 +924,6 @@ fn rec_all_tpls(
         tpls.insert(
             format!("{full_path}/{}", t.name),
             Renderable {
-                text: t.shared_text(),
                 vals: next.clone(),
                 base_path: format!("{full_path}/templates"),
             },
