@@ -20,7 +20,6 @@ pub(crate) enum ItemType {
     RawString,
     RightDelim,
     RightParen,
-    Space,
     String,
     Text,
     Variable,
@@ -44,11 +43,18 @@ pub(crate) enum ItemType {
 /// A token: its type and where its text is in the source. An `ItemType::Error` item is the
 /// last one; its message is [`Lexed::error`].
 ///
+/// Spaces inside an action are not tokens of their own, as they are in Go: the token after
+/// them is `spaced`. Go's parser reads a space token in three places only, to tell what
+/// follows an operand apart (another operand, or a field chained to it), and it never
+/// reports one in an error; a space token was close to half of an action's tokens.
+///
 /// 16 bytes: a template holds hundreds of thousands of them. The lexer refuses texts of
 /// 4 GiB or more, so offsets and lines fit in `u32`.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Item {
     pub typ: ItemType,
+    /// Spaces come between this token and the one before it.
+    pub spaced: bool,
     start: u32,
     end: u32,
     line: u32,
@@ -127,7 +133,11 @@ static WORD_BYTE: [bool; 256] = {
 };
 
 fn is_space(c: char) -> bool {
-    matches!(c, ' ' | '\t' | '\r' | '\n')
+    c.is_ascii() && is_space_byte(c as u8)
+}
+
+fn is_space_byte(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
 }
 
 pub(crate) fn is_alphanumeric(c: char) -> bool {
@@ -137,22 +147,24 @@ pub(crate) fn is_alphanumeric(c: char) -> bool {
     c.is_alphabetic() || c.is_numeric()
 }
 
-fn has_left_trim_marker(s: &str) -> bool {
-    let b = s.as_bytes();
-    b.len() >= 2 && b[0] == b'-' && is_space(b[1] as char)
+// The trim markers and the spaces they trim are ASCII: the byte forms below never split a
+// character (a byte of a multi-byte character is never ASCII).
+
+fn has_left_trim_marker(b: &[u8]) -> bool {
+    b.len() >= 2 && b[0] == b'-' && is_space_byte(b[1])
 }
 
-fn has_right_trim_marker(s: &str) -> bool {
-    let b = s.as_bytes();
-    b.len() >= 2 && is_space(b[0] as char) && b[1] == b'-'
+/// Whether `b` starts with ` -}}` (any of the four spaces).
+fn has_right_trim_delim(b: &[u8]) -> bool {
+    matches!(b, [s, b'-', b'}', b'}', ..] if is_space_byte(*s))
 }
 
-fn right_trim_length(s: &str) -> usize {
-    s.len() - s.trim_end_matches(is_space).len()
+fn right_trim_length(b: &[u8]) -> usize {
+    b.iter().rev().take_while(|&&c| is_space_byte(c)).count()
 }
 
-fn left_trim_length(s: &str) -> usize {
-    s.len() - s.trim_start_matches(is_space).len()
+fn left_trim_length(b: &[u8]) -> usize {
+    b.iter().take_while(|&&c| is_space_byte(c)).count()
 }
 
 fn key(word: &str) -> Option<ItemType> {
@@ -196,6 +208,8 @@ struct Lexer<'s> {
     start: usize,
     width: usize,
     paren_depth: i64,
+    /// Spaces were skipped since the last token.
+    spaced: bool,
     items: Vec<Item>,
     error: String,
     opts: LexOptions,
@@ -208,6 +222,7 @@ pub(crate) fn lex_into(input: &str, opts: LexOptions, mut items: Vec<Item>) -> L
     if u32::try_from(input.len()).is_err() {
         items.push(Item {
             typ: ItemType::Error,
+            spaced: false,
             start: 0,
             end: 0,
             line: 1,
@@ -223,6 +238,7 @@ pub(crate) fn lex_into(input: &str, opts: LexOptions, mut items: Vec<Item>) -> L
         start: 0,
         width: 0,
         paren_depth: 0,
+        spaced: false,
         items,
         error: String::new(),
         opts,
@@ -270,6 +286,7 @@ impl<'s> Lexer<'s> {
         // `lex` refused texts whose offsets don't fit
         self.items.push(Item {
             typ,
+            spaced: std::mem::take(&mut self.spaced),
             start: self.start as u32,
             end: self.pos as u32,
             line: 0,
@@ -281,18 +298,23 @@ impl<'s> Lexer<'s> {
         self.start = self.pos;
     }
 
-    fn accept(&mut self, valid: &str) -> bool {
-        match self.next() {
-            Some(c) if valid.contains(c) => true,
-            Some(_) => {
-                self.backup();
+    /// Moves past the next byte if `valid` takes it (`valid` takes ASCII bytes only, so
+    /// this never stops inside a character).
+    fn accept(&mut self, valid: impl Fn(u8) -> bool) -> bool {
+        match self.input.as_bytes().get(self.pos) {
+            Some(&b) if valid(b) => {
+                self.pos += 1;
+                self.width = 1;
+                true
+            }
+            _ => {
+                self.width = 0;
                 false
             }
-            None => false,
         }
     }
 
-    fn accept_run(&mut self, valid: &str) {
+    fn accept_run(&mut self, valid: impl Fn(u8) -> bool + Copy) {
         while self.accept(valid) {}
     }
 
@@ -300,6 +322,7 @@ impl<'s> Lexer<'s> {
         let line = line_at(self.input, self.pos);
         self.items.push(Item {
             typ: ItemType::Error,
+            spaced: std::mem::take(&mut self.spaced),
             start: self.start as u32,
             end: self.start as u32,
             line: line as u32,
@@ -310,10 +333,12 @@ impl<'s> Lexer<'s> {
 
     /// Whether the input continues with `}}` (`.0`), or ` -}}` (both `.0` and `.1`).
     fn at_right_delim(&self) -> (bool, bool) {
-        match &self.input.as_bytes()[self.pos..] {
-            [b'}', b'}', ..] => (true, false),
-            [s, b'-', b'}', b'}', ..] if is_space(*s as char) => (true, true),
-            _ => (false, false),
+        let rest = &self.input.as_bytes()[self.pos..];
+        if rest.starts_with(b"}}") {
+            (true, false)
+        } else {
+            let trim = has_right_trim_delim(rest);
+            (trim, trim)
         }
     }
 
@@ -377,8 +402,9 @@ impl<'s> Lexer<'s> {
                 self.pos += x;
                 let mut trim = 0;
                 let delim_end = self.pos + LEFT_DELIM.len();
-                if has_left_trim_marker(&self.input[delim_end..]) {
-                    trim = right_trim_length(&self.input[self.start..self.pos]);
+                let b = self.input.as_bytes();
+                if has_left_trim_marker(&b[delim_end..]) {
+                    trim = right_trim_length(&b[self.start..self.pos]);
                 }
                 self.pos -= trim;
                 if self.pos > self.start {
@@ -399,9 +425,9 @@ impl<'s> Lexer<'s> {
 
     fn lex_left_delim(&mut self) -> Option<State> {
         self.pos += LEFT_DELIM.len();
-        let trim = has_left_trim_marker(&self.input[self.pos..]);
+        let trim = has_left_trim_marker(&self.input.as_bytes()[self.pos..]);
         let after = if trim { 2 } else { 0 };
-        if self.input[self.pos + after..].starts_with(LEFT_COMMENT) {
+        if self.input.as_bytes()[self.pos + after..].starts_with(LEFT_COMMENT.as_bytes()) {
             self.pos += after;
             self.ignore();
             return Some(State::Comment);
@@ -430,7 +456,7 @@ impl<'s> Lexer<'s> {
         }
         self.pos += RIGHT_DELIM.len();
         if trim {
-            self.pos += left_trim_length(&self.input[self.pos..]);
+            self.pos += left_trim_length(&self.input.as_bytes()[self.pos..]);
         }
         self.ignore();
         Some(State::Text)
@@ -445,7 +471,7 @@ impl<'s> Lexer<'s> {
         self.pos += RIGHT_DELIM.len();
         self.emit(ItemType::RightDelim);
         if trim {
-            self.pos += left_trim_length(&self.input[self.pos..]);
+            self.pos += left_trim_length(&self.input.as_bytes()[self.pos..]);
             self.ignore();
         }
         Some(State::Text)
@@ -549,15 +575,16 @@ impl<'s> Lexer<'s> {
         if num > 0 {
             self.width = 1;
         }
-        if has_right_trim_marker(&self.input[self.pos - 1..])
-            && self.input[self.pos - 1 + 2..].starts_with(RIGHT_DELIM)
-        {
+        // (the state is entered at a space: `num` is at least 1)
+        if has_right_trim_delim(&b[self.pos - 1..]) {
             self.pos -= 1;
             if num == 1 {
                 return Some(State::RightDelim);
             }
         }
-        self.emit(ItemType::Space);
+        // the spaces are a mark on the next token (see `Item`)
+        self.spaced = true;
+        self.ignore();
         Some(State::InsideAction)
     }
 
@@ -620,7 +647,7 @@ impl<'s> Lexer<'s> {
             let s = self.input[self.start..self.pos].to_string();
             return self.errorf(format!("bad number syntax: {}", crate::gofmt::quote(&s)));
         }
-        if let Some('+' | '-') = self.peek() {
+        if let Some(b'+' | b'-') = self.input.as_bytes().get(self.pos) {
             if !self.scan_number() || !self.input[..self.pos].ends_with('i') {
                 let s = self.input[self.start..self.pos].to_string();
                 return self.errorf(format!("bad number syntax: {}", crate::gofmt::quote(&s)));
@@ -633,30 +660,35 @@ impl<'s> Lexer<'s> {
     }
 
     fn scan_number(&mut self) -> bool {
-        self.accept("+-");
-        let mut digits = "0123456789_";
-        if self.accept("0") {
-            if self.accept("xX") {
-                digits = "0123456789abcdefABCDEF_";
-            } else if self.accept("oO") {
-                digits = "01234567_";
-            } else if self.accept("bB") {
-                digits = "01_";
+        fn decimal(b: u8) -> bool {
+            b.is_ascii_digit() || b == b'_'
+        }
+        let sign = |b: u8| b == b'+' || b == b'-';
+        self.accept(sign);
+        let mut base = 10;
+        let mut digits: fn(u8) -> bool = decimal;
+        if self.accept(|b| b == b'0') {
+            if self.accept(|b| b == b'x' || b == b'X') {
+                (base, digits) = (16, |b: u8| b.is_ascii_hexdigit() || b == b'_');
+            } else if self.accept(|b| b == b'o' || b == b'O') {
+                (base, digits) = (8, |b: u8| matches!(b, b'0'..=b'7' | b'_'));
+            } else if self.accept(|b| b == b'b' || b == b'B') {
+                (base, digits) = (2, |b: u8| matches!(b, b'0' | b'1' | b'_'));
             }
         }
         self.accept_run(digits);
-        if self.accept(".") {
+        if self.accept(|b| b == b'.') {
             self.accept_run(digits);
         }
-        if digits.len() == 11 && self.accept("eE") {
-            self.accept("+-");
-            self.accept_run("0123456789_");
+        if base == 10 && self.accept(|b| b == b'e' || b == b'E') {
+            self.accept(sign);
+            self.accept_run(decimal);
         }
-        if digits.len() == 23 && self.accept("pP") {
-            self.accept("+-");
-            self.accept_run("0123456789_");
+        if base == 16 && self.accept(|b| b == b'p' || b == b'P') {
+            self.accept(sign);
+            self.accept_run(decimal);
         }
-        self.accept("i");
+        self.accept(|b| b == b'i');
         if let Some(c) = self.peek()
             && is_alphanumeric(c)
         {

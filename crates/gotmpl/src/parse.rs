@@ -602,8 +602,9 @@ pub(crate) fn parse(
         ITEMS.take(),
     );
     let name: Arc<str> = name.into();
-    // room for the common case: a node, a command and an argument or two per action
-    let actions = lexed.items.len() / 8;
+    // room for the common case: an action is about five tokens (spaces are none), and makes
+    // a node, a command and an argument or two
+    let actions = lexed.items.len() / 5;
     let mut p = Parser {
         src: text,
         items: lexed.items,
@@ -680,19 +681,14 @@ impl<'a> Parser<'a> {
         t
     }
 
+    /// Go's `nextNonSpace` (spaces are no tokens here: see [`Item`]).
     fn next_non_space(&mut self) -> Item {
-        loop {
-            let t = self.next();
-            if t.typ != ItemType::Space {
-                return t;
-            }
-        }
+        self.next()
     }
 
+    /// Go's `peekNonSpace`.
     fn peek_non_space(&mut self) -> Item {
-        let t = self.next_non_space();
-        self.backup();
-        t
+        self.peek()
     }
 
     fn errorf(&self, msg: impl Into<String>) -> Error {
@@ -1023,7 +1019,6 @@ impl<'a> Parser<'a> {
             }
             let save = self.idx;
             self.next_non_space();
-            let token_after = self.peek();
             let next = self.peek_non_space();
             if next.typ == ItemType::Assign || next.typ == ItemType::Declare {
                 is_assign = next.typ == ItemType::Assign;
@@ -1043,7 +1038,6 @@ impl<'a> Parser<'a> {
                 }
                 return Err(self.errorf(format!("too many declarations in {context}")));
             } else {
-                let _ = token_after;
                 self.idx = save;
                 break;
             }
@@ -1117,15 +1111,21 @@ impl<'a> Parser<'a> {
         let pos = self.peek_non_space().pos() as u32;
         let mark = self.arg_stack.len();
         loop {
-            self.peek_non_space();
-            if let Some(op) = self.operand()? {
+            let op = self.operand()?;
+            let got = op.is_some();
+            if let Some(op) = op {
                 self.arg_stack.push(op);
             }
             let t = self.next();
             match t.typ {
-                ItemType::Space => continue,
                 ItemType::RightDelim | ItemType::RightParen => self.backup(),
                 ItemType::Pipe => {}
+                // Go reads the space as a token and goes on to the next operand; when no
+                // operand follows, it meets this token again after the space, and fails
+                _ if t.spaced && got => {
+                    self.backup();
+                    continue;
+                }
                 _ => return Err(self.unexpected(&t, "operand")),
             }
             break;
@@ -1143,7 +1143,9 @@ impl<'a> Parser<'a> {
         let Some(node) = self.term()? else {
             return Ok(None);
         };
-        if self.peek().typ != ItemType::Field {
+        // a field chains to the term only right after it (Go meets a space token first)
+        let chained = |t: Item| t.typ == ItemType::Field && !t.spaced;
+        if !chained(self.peek()) {
             return Ok(Some(node));
         }
         let chain_pos = self.peek().pos() as u32;
@@ -1151,7 +1153,7 @@ impl<'a> Parser<'a> {
         // emits chained fields back to back, and right after the term they follow)
         let fields = self.next().sym(1);
         let mut end = fields.end;
-        while self.peek().typ == ItemType::Field {
+        while chained(self.peek()) {
             end = self.next().sym(1).end;
         }
         Ok(Some(match node {
