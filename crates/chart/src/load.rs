@@ -303,18 +303,67 @@ impl ValuesAhead {
     }
 }
 
+impl ValuesAhead {
+    fn parse(&mut self, text: &Arc<str>) {
+        let key = Arc::as_ptr(text) as *const u8 as usize;
+        self.0.insert(key, yaml::parse_values(text));
+    }
+}
+
+/// The values texts waiting for a parse: the second thread takes them as they come, and the
+/// reading thread too once it has read everything.
+#[derive(Default)]
+struct ValuesQueue {
+    state: std::sync::Mutex<(std::collections::VecDeque<Arc<str>>, bool)>,
+    more: std::sync::Condvar,
+}
+
+impl ValuesQueue {
+    fn lock(&self) -> std::sync::MutexGuard<'_, (std::collections::VecDeque<Arc<str>>, bool)> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn push(&self, text: Arc<str>) {
+        self.lock().0.push_back(text);
+        self.more.notify_one();
+    }
+
+    /// No more texts will come.
+    fn close(&self) {
+        self.lock().1 = true;
+        self.more.notify_all();
+    }
+
+    /// The next text, waiting for one while the queue is open; `None` once it is closed
+    /// and empty.
+    fn next(&self) -> Option<Arc<str>> {
+        let mut state = self.lock();
+        loop {
+            if let Some(text) = state.0.pop_front() {
+                return Some(text);
+            }
+            if state.1 {
+                return None;
+            }
+            state = self.more.wait(state).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+}
+
 /// Runs `read` (which reads a chart's files, showing each to the function it is given) with
 /// the `values.yaml` files it shows parsed on a second thread meanwhile, then builds the
 /// chart: parsing values is a good part of loading a big chart, and the archive's
 /// decompression leaves a core free. The parse is the one `load_files` would do, on the
-/// same text, so the chart and any error are the same.
+/// same text, so the chart and any error are the same. The reading thread, once it has
+/// read everything, parses what the second thread has not begun (subcharts' values often
+/// come last in an archive, several at once).
 fn values_ahead(
     origin: &str,
     read: impl FnOnce(&mut dyn FnMut(&File)) -> Result<Vec<File>>,
     on_file: &mut dyn FnMut(&File),
 ) -> Result<Chart> {
+    let queue = &ValuesQueue::default();
     std::thread::scope(|scope| {
-        let (tx, rx) = std::sync::mpsc::channel::<Arc<str>>();
         // the parses come back as the thread's last act: joining it would also wait for
         // its teardown (allocator heap, stack)
         let (done_tx, done_rx) = std::sync::mpsc::sync_channel(1);
@@ -324,29 +373,31 @@ fn values_ahead(
                 // a panic loses the parses (load_files parses again), not the scope
                 let ahead = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                     let mut ahead = ValuesAhead::default();
-                    for text in rx {
-                        let key = Arc::as_ptr(&text) as *const u8 as usize;
-                        ahead.0.insert(key, yaml::parse_values(&text));
+                    while let Some(text) = queue.next() {
+                        ahead.parse(&text);
                     }
                     ahead
                 }));
                 let _ = done_tx.send(ahead.unwrap_or_default());
             })
-            .ok();
-        let mut tx = parser.is_some().then_some(tx);
+            .is_ok();
         let read = read(&mut |f: &File| {
-            if let Some(tx) = &tx
-                && f.name.rsplit('/').next() == Some("values.yaml")
-                && !f.has_bom()
-            {
-                // a parser gone leaves the parse to load_files
-                let _ = tx.send(f.shared_text());
+            if parser && f.name.rsplit('/').next() == Some("values.yaml") && !f.has_bom() {
+                queue.push(f.shared_text());
             }
             on_file(f);
         });
-        tx.take();
-        // nothing when the thread did not start
-        let mut ahead = done_rx.recv().unwrap_or_default();
+        queue.close();
+        let mut ahead = ValuesAhead::default();
+        if parser {
+            while let Some(text) = queue.next() {
+                ahead.parse(&text);
+            }
+            // (nothing from a thread that panicked: load_files parses what it lost)
+            if let Ok(theirs) = done_rx.recv() {
+                ahead.0.extend(theirs.0);
+            }
+        }
         load_files_ahead(read?, origin, &mut ahead)
     })
 }
