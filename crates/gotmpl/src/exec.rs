@@ -145,7 +145,10 @@ pub(crate) struct State<'a> {
     set: &'a Templates,
     tmpl: &'a Tree,
     node: Cur<'a>,
+    /// The variables in scope, and those of the templates that called this one below
+    /// `vars_base` (out of scope: a template sees only its own).
     vars: Vec<(&'a str, RV)>,
+    vars_base: usize,
     out: String,
     budget: Budget,
     ext: Option<&'a mut dyn Any>,
@@ -183,6 +186,7 @@ pub(crate) fn execute(
         tmpl: tree,
         node: Cur::None,
         vars: vec![("$", dot.clone())],
+        vars_base: 0,
         out: String::new(),
         budget,
         ext,
@@ -218,14 +222,14 @@ impl Ctx<'_, '_> {
         st.check_depth()?;
         let dot = RV::concrete(dot);
         let saved_tmpl = std::mem::replace(&mut st.tmpl, tree);
-        let saved_vars = std::mem::replace(&mut st.vars, vec![("$", dot.clone())]);
+        let saved_vars = st.enter_scope(dot.clone());
         let saved_out = std::mem::take(&mut st.out);
         let saved_node = st.node;
         st.budget.depth += 1;
         let r = st.walk_list(&dot, &tree.root);
         st.budget.depth -= 1;
         st.tmpl = saved_tmpl;
-        st.vars = saved_vars;
+        st.leave_scope(saved_vars);
         st.node = saved_node;
         let out = std::mem::replace(&mut st.out, saved_out);
         r.map(|_| out)
@@ -349,8 +353,22 @@ impl<'a> State<'a> {
         self.vars.push((name, v));
     }
 
+    /// A template's own scope, with `$` its dot (Go starts a new variable stack): returns
+    /// what [`leave_scope`](Self::leave_scope) restores.
+    fn enter_scope(&mut self, dot: RV) -> (usize, usize) {
+        let saved = (self.vars.len(), self.vars_base);
+        self.vars_base = self.vars.len();
+        self.vars.push(("$", dot));
+        saved
+    }
+
+    fn leave_scope(&mut self, (len, base): (usize, usize)) {
+        self.vars.truncate(len);
+        self.vars_base = base;
+    }
+
     fn set_var(&mut self, name: &str, v: RV) -> R<()> {
-        for slot in self.vars.iter_mut().rev() {
+        for slot in self.vars[self.vars_base..].iter_mut().rev() {
             if slot.0 == name {
                 slot.1 = v;
                 return Ok(());
@@ -365,7 +383,7 @@ impl<'a> State<'a> {
     }
 
     fn var_value(&self, name: &str) -> R<RV> {
-        for slot in self.vars.iter().rev() {
+        for slot in self.vars[self.vars_base..].iter().rev() {
             if slot.0 == name {
                 return Ok(slot.1.clone());
             }
@@ -553,12 +571,12 @@ impl<'a> State<'a> {
         self.check_depth()?;
         let new_dot = self.eval_pipeline(dot, t.pipe.as_ref())?;
         let saved_tmpl = std::mem::replace(&mut self.tmpl, tree);
-        let saved_vars = std::mem::replace(&mut self.vars, vec![("$", new_dot.clone())]);
+        let saved_vars = self.enter_scope(new_dot.clone());
         self.budget.depth += 1;
         let r = self.walk_list(&new_dot, &tree.root);
         self.budget.depth -= 1;
         self.tmpl = saved_tmpl;
-        self.vars = saved_vars;
+        self.leave_scope(saved_vars);
         r.map(|_| ())
     }
 
@@ -876,15 +894,31 @@ impl<'a> State<'a> {
             return Ok(v);
         }
 
-        let mut argv: Vec<RV> = Vec::with_capacity(num_in);
+        // the arguments as a builtin takes them, or as a native function does (after the
+        // receiver): one vector either way
+        let native = builtin.is_none();
+        let (mut argv, mut vals): (Vec<RV>, Vec<Value>) = if native {
+            let mut vals = Vec::with_capacity(num_in + usize::from(receiver.is_some()));
+            vals.extend(receiver);
+            (Vec::new(), vals)
+        } else {
+            (Vec::with_capacity(num_in), Vec::new())
+        };
+        let mut put = |v: RV| {
+            if native {
+                vals.push(v.into_value());
+            } else {
+                argv.push(v);
+            }
+        };
         let mut i = 0;
         while i < num_fixed && i < args.len() {
-            argv.push(self.eval_arg(dot, Some(&sig.params[i]), &args[i])?);
+            put(self.eval_arg(dot, Some(&sig.params[i]), &args[i])?);
             i += 1;
         }
         if let Some(vt) = &sig.variadic {
             while i < args.len() {
-                argv.push(self.eval_arg(dot, Some(vt), &args[i])?);
+                put(self.eval_arg(dot, Some(vt), &args[i])?);
                 i += 1;
             }
         }
@@ -899,7 +933,7 @@ impl<'a> State<'a> {
                 }
                 None => &sig.params[sig.params.len() - 1],
             };
-            argv.push(self.validate_type(f, Some(t))?);
+            put(self.validate_type(f, Some(t))?);
         }
 
         let result = match builtin {
@@ -912,11 +946,6 @@ impl<'a> State<'a> {
             }
             Some(b) => builtin_fn(b, argv).map_err(FuncError::new),
             None => {
-                let mut vals: Vec<Value> = Vec::with_capacity(argv.len() + 1);
-                if let Some(r) = receiver {
-                    vals.push(r);
-                }
-                vals.extend(argv.into_iter().map(RV::into_value));
                 let ret_iface = matches!(sig.ret, Type::Interface | Type::Reflect);
                 let mut ctx = Ctx { st: self };
                 fun.call_native(&mut ctx, vals).map(|v| {

@@ -236,11 +236,19 @@ fn go_json_error(text: &str) -> String {
     go_json_syntax_error(text)
 }
 
-fn include(ctx: &mut Ctx<'_, '_>, a: Vec<Value>) -> Result<Value, FuncError> {
-    let name = str_arg(&a, 0);
-    let data = a.get(1).cloned().unwrap_or(Value::Nil);
+fn include(ctx: &mut Ctx<'_, '_>, mut a: Vec<Value>) -> Result<Value, FuncError> {
+    let data = if a.len() > 1 {
+        std::mem::take(&mut a[1])
+    } else {
+        Value::Nil
+    };
+    let name = a.first().and_then(|v| v.as_str()).unwrap_or_default();
     if let Some(st) = ctx.ext::<RenderState>() {
-        let n = st.included.entry(name.clone()).or_insert(0);
+        // (the name is copied for its first call only)
+        let n = match st.included.get_mut(name) {
+            Some(n) => n,
+            None => st.included.entry(name.to_string()).or_insert(0),
+        };
         if *n > RECURSION_MAX {
             return Err(FuncError::new(format!(
                 "rendering template has a nested reference name: {name}: unable to execute template"
@@ -248,17 +256,17 @@ fn include(ctx: &mut Ctx<'_, '_>, a: Vec<Value>) -> Result<Value, FuncError> {
         }
         *n += 1;
     }
-    if !ctx.templates().contains(&name) {
+    if !ctx.templates().contains(name) {
         // Helm binds include to its root template, so Go names that one
         return Err(FuncError::new(format!(
             "template: no template {} associated with template {}",
-            ferry_gotmpl::gofmt::quote(&name),
+            ferry_gotmpl::gofmt::quote(name),
             ferry_gotmpl::gofmt::quote(ROOT_NAME)
         )));
     }
-    let r = ctx.execute_template(&name, data);
+    let r = ctx.execute_template(name, data);
     if let Some(st) = ctx.ext::<RenderState>()
-        && let Some(n) = st.included.get_mut(&name)
+        && let Some(n) = st.included.get_mut(name)
     {
         *n = n.saturating_sub(1);
     }
