@@ -63,7 +63,7 @@ impl PartialEq for Content {
 /// The files of an archive left compressed: the archive's bytes and the entries' positions
 /// in it, decompressed together the first time any of them is read.
 struct LazyFiles {
-    archive: Arc<[u8]>,
+    archive: Vec<u8>,
     /// Position of each slot's entry among the archive's entries, ascending.
     entries: OnceLock<Vec<usize>>,
     contents: OnceLock<Vec<Content>>,
@@ -275,7 +275,7 @@ fn load_archive_file_observed(
     }
     if lazy {
         let lazy = Arc::new(LazyFiles {
-            archive: data.into(),
+            archive: data,
             entries: OnceLock::new(),
             contents: OnceLock::new(),
         });
