@@ -9,7 +9,7 @@ use std::time::Duration;
 use ferry::action::{Client, RollbackRequest, ServerSide, UpgradeRequest};
 use ferry::chart::Map;
 use ferry::release::storage::Driver;
-use ferry_testsupport::{helm_oracle, run};
+use ferry_testsupport::{helm_oracle, oracle_field_manager, run};
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use serde_json::{Value, json};
 
@@ -253,8 +253,8 @@ async fn helm_continues_a_client_side_release_made_by_ferry() {
     let kc = dir.path().join("kubeconfig");
     std::fs::write(&kc, sim.kubeconfig()).unwrap();
     let kc = kc.to_string_lossy().into_owned();
-    // the oracle (Helm's SDK inside Python) writes as field manager `python`
-    client.field_manager = "python".into();
+    // the oracle (Helm's SDK inside Python) writes under its interpreter's name
+    client.field_manager = oracle_field_manager(&oracle);
     let r1 = client
         .upgrade(UpgradeRequest {
             install: true,

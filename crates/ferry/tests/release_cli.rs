@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use ferry_testsupport::{helm_oracle, history_rows, run};
+use ferry_testsupport::{helm_oracle, history_rows, oracle_field_manager, run};
 use serde_json::Value;
 
 /// No command of these tests takes this long unless something hangs.
@@ -79,9 +79,10 @@ async fn helm_continues_a_ferry_release_and_ferry_continues_a_helm_release() {
     let e = env().await;
     let chart = order_service();
     // Helm's CLI applies as field manager `helm`, ferry's default. The oracle is Helm's Go SDK
-    // inside Python, which applies under its program's name, `python`: ferry takes that name
+    // inside Python, which applies under its program's name (`python3`): ferry takes that name
     // here, as it would `helm` next to the helm CLI.
-    let fm = ["--field-manager", "python"];
+    let manager = oracle_field_manager(&oracle);
+    let fm = ["--field-manager", manager.as_str()];
 
     // ferry installs; Helm lists, reads and upgrades it.
     let (ok, out, err) = e

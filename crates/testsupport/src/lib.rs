@@ -55,6 +55,35 @@ pub fn helm_oracle() -> Option<PathBuf> {
     None
 }
 
+/// The field manager Helm inside the oracle `script` writes as. Helm names itself after its
+/// program (`filepath.Base(os.Args[0])`: `helm` for its CLI); the oracle's program is the
+/// interpreter its `#!` line starts, under the name that line gives it (`python3` for
+/// `#!/usr/bin/env python3`, `python` for `#!/path/to/python`).
+pub fn oracle_field_manager(script: &Path) -> String {
+    let text = std::fs::read_to_string(script).unwrap_or_default();
+    let line = text.lines().next().unwrap_or_default();
+    let mut words = line
+        .strip_prefix("#!")
+        .unwrap_or_default()
+        .split_whitespace();
+    let first = words.next().unwrap_or_default();
+    let program = if first.rsplit('/').next() == Some("env") {
+        // `env` runs the first word that is not an option or an assignment
+        words
+            .find(|w| !w.starts_with('-') && !w.contains('='))
+            .unwrap_or_default()
+    } else {
+        first
+    };
+    let name = program.rsplit('/').next().unwrap_or_default();
+    assert!(
+        !name.is_empty(),
+        "no interpreter in the first line of {}",
+        script.display()
+    );
+    name.to_string()
+}
+
 /// Output of one command.
 pub struct Out {
     pub ok: bool,
