@@ -370,7 +370,19 @@ struct Renderable {
 }
 
 /// Every function templates can call: Sprig as Helm ships it, then Helm's own.
+///
+/// Without a cluster to look up in, every call gives the same functions, registered once per
+/// process (the functions keep no state of their own; a caller that adds some changes its
+/// own copy).
 pub fn helm_funcs(lookup: Option<Arc<dyn Lookup>>) -> Funcs {
+    static OFFLINE: std::sync::OnceLock<Funcs> = std::sync::OnceLock::new();
+    match lookup {
+        None => OFFLINE.get_or_init(|| registered(None)).clone(),
+        lookup => registered(lookup),
+    }
+}
+
+fn registered(lookup: Option<Arc<dyn Lookup>>) -> Funcs {
     let mut funcs = Funcs::new();
     crate::sprig::register(&mut funcs);
     helm::register(&mut funcs, lookup);
@@ -532,9 +544,11 @@ impl Engine {
         })?;
         let mut keys: Vec<&String> = sources.keys().collect();
         // sort.Reverse(byPathLen): deepest paths first, then reverse lexical order
-        keys.sort_by(|a, b| {
-            let (ca, cb) = (a.matches('/').count(), b.matches('/').count());
-            cb.cmp(&ca).then_with(|| b.cmp(a))
+        keys.sort_by_cached_key(|k| {
+            (
+                std::cmp::Reverse(k.matches('/').count()),
+                std::cmp::Reverse(*k),
+            )
         });
         let texts = |name: &str| sources.get(name).map(|t| t.as_ref());
         let texts: &Texts<'_> = &texts;
