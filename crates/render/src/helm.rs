@@ -283,15 +283,22 @@ fn tpl(ctx: &mut Ctx<'_, '_>, a: Vec<Value>) -> Result<Value, FuncError> {
     } else {
         MissingKey::Zero
     });
-    let quoted = ferry_gotmpl::gofmt::quote(&text);
+    // (the text is quoted for an error only)
+    let quoted = || ferry_gotmpl::gofmt::quote(&text);
     set.parse(ROOT_NAME, &text)
-        .map_err(|e| FuncError::new(format!("cannot parse template {quoted}: {e}")))?;
+        .map_err(|e| FuncError::new(format!("cannot parse template {}: {e}", quoted())))?;
     let out = ctx.execute_in(&set, ROOT_NAME, vals).map_err(|e| {
         FuncError::new(format!(
-            "error during tpl function execution for {quoted}: {e}"
+            "error during tpl function execution for {}: {e}",
+            quoted()
         ))
     })?;
-    Ok(Value::string(out.replace("<no value>", "")))
+    // most outputs hold no `<no value>`: they keep their buffer
+    Ok(Value::string(if out.contains("<no value>") {
+        out.replace("<no value>", "")
+    } else {
+        out
+    }))
 }
 
 /// The name of Helm's root template (`template.New("gotpl")`), which `tpl` parses into.

@@ -430,11 +430,20 @@ fn wrap_custom(st: &str, wrap_length: i64, new_line: &str, wrap_long_words: bool
     from_bytes(&out)
 }
 
-fn indent(spaces: i64, v: &str) -> Result<String, FuncError> {
+/// Sprig's `indent` (`nindent`: after a newline, `lead`): `pad + strings.Replace(v, "\n",
+/// "\n" + pad)`, written once into a buffer of the final size.
+fn indent(lead: &str, spaces: i64, v: &str) -> Result<String, FuncError> {
     let pad = repeat(" ", spaces)?;
-    let mut out = String::with_capacity(v.len() + pad.len());
-    out.push_str(&pad);
-    out.push_str(&v.replace('\n', &format!("\n{pad}")));
+    let lines = 1 + v.bytes().filter(|&b| b == b'\n').count();
+    let mut out = String::with_capacity(lead.len() + v.len() + pad.len() * lines);
+    out.push_str(lead);
+    for (i, line) in v.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        out.push_str(&pad);
+        out.push_str(line);
+    }
     Ok(out)
 }
 
@@ -756,10 +765,10 @@ pub fn register(funcs: &mut Funcs) {
         string(parts.join(" "))
     });
     funcs.add("indent", Signature::new([Int, S], S), |_, a| {
-        string(indent(n(&a, 0), s(&a, 1))?)
+        string(indent("", n(&a, 0), s(&a, 1))?)
     });
     funcs.add("nindent", Signature::new([Int, S], S), |_, a| {
-        string(format!("\n{}", indent(n(&a, 0), s(&a, 1))?))
+        string(indent("\n", n(&a, 0), s(&a, 1))?)
     });
     funcs.add("replace", Signature::new([S, S, S], S), |_, a| {
         string(s(&a, 2).replace(s(&a, 0), s(&a, 1)))
@@ -797,6 +806,28 @@ pub fn register(funcs: &mut Funcs) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn indent_is_sprigs_replace() {
+        // Sprig: pad + strings.Replace(v, "\n", "\n"+pad, -1); nindent puts "\n" first
+        for v in [
+            "",
+            "a",
+            "a\nb",
+            "\n",
+            "a\n\nb\n",
+            "\r\n x \n",
+            "é\n\u{2028}\n",
+        ] {
+            for spaces in [0, 1, 4] {
+                let pad = " ".repeat(spaces as usize);
+                let want = format!("{pad}{}", v.replace('\n', &format!("\n{pad}")));
+                assert_eq!(indent("", spaces, v).unwrap(), want, "{v:?} {spaces}");
+                assert_eq!(indent("\n", spaces, v).unwrap(), format!("\n{want}"));
+            }
+        }
+        assert!(indent("", -1, "a").is_err());
+    }
 
     #[test]
     fn case_conversions_follow_xstrings() {
