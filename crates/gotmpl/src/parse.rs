@@ -653,6 +653,7 @@ pub(crate) fn parse(
 }
 
 impl<'a> Parser<'a> {
+    /// The next token (Go's `nextNonSpace`: spaces are no tokens here, see [`Item`]).
     fn next(&mut self) -> Item {
         let i = self.idx.min(self.items.len() - 1);
         self.idx = i + 1;
@@ -679,16 +680,6 @@ impl<'a> Parser<'a> {
         let t = self.next();
         self.backup();
         t
-    }
-
-    /// Go's `nextNonSpace` (spaces are no tokens here: see [`Item`]).
-    fn next_non_space(&mut self) -> Item {
-        self.next()
-    }
-
-    /// Go's `peekNonSpace`.
-    fn peek_non_space(&mut self) -> Item {
-        self.peek()
     }
 
     fn errorf(&self, msg: impl Into<String>) -> Error {
@@ -725,7 +716,7 @@ impl<'a> Parser<'a> {
     }
 
     fn expect(&mut self, expected: ItemType, context: &str) -> PResult<Item> {
-        let t = self.next_non_space();
+        let t = self.next();
         if t.typ != expected {
             return Err(self.unexpected(&t, context));
         }
@@ -769,7 +760,7 @@ impl<'a> Parser<'a> {
             if self.peek().typ == ItemType::LeftDelim {
                 let save = self.idx;
                 self.next();
-                if self.next_non_space().typ == ItemType::Define {
+                if self.next().typ == ItemType::Define {
                     self.parse_definition()?;
                     continue;
                 }
@@ -796,7 +787,7 @@ impl<'a> Parser<'a> {
 
     fn parse_definition(&mut self) -> PResult<()> {
         const CONTEXT: &str = "define clause";
-        let name_tok = self.next_non_space();
+        let name_tok = self.next();
         if !matches!(name_tok.typ, ItemType::String | ItemType::RawString) {
             return Err(self.unexpected(&name_tok, CONTEXT));
         }
@@ -816,7 +807,7 @@ impl<'a> Parser<'a> {
 
     fn item_list(&mut self) -> PResult<(ListNode, Parsed)> {
         let mark = self.node_stack.len();
-        while self.peek_non_space().typ != ItemType::Eof {
+        while self.peek().typ != ItemType::Eof {
             match self.text_or_action()? {
                 Parsed::Node(n) => self.node_stack.push(n),
                 p => return Ok((self.finish_list(mark), p)),
@@ -826,7 +817,7 @@ impl<'a> Parser<'a> {
     }
 
     fn text_or_action(&mut self) -> PResult<Parsed> {
-        let t = self.next_non_space();
+        let t = self.next();
         match t.typ {
             ItemType::Text => Ok(Parsed::Node(Node::Text {
                 start: t.pos() as u32,
@@ -843,7 +834,7 @@ impl<'a> Parser<'a> {
     }
 
     fn action(&mut self) -> PResult<Parsed> {
-        let t = self.next_non_space();
+        let t = self.next();
         match t.typ {
             ItemType::Block => return self.block_control(),
             ItemType::Break => return self.break_control(t.pos() as u32, true),
@@ -872,7 +863,7 @@ impl<'a> Parser<'a> {
         } else {
             "{{continue}}"
         };
-        let t = self.next_non_space();
+        let t = self.next();
         if t.typ != ItemType::RightDelim {
             return Err(self.unexpected(&t, name));
         }
@@ -887,7 +878,7 @@ impl<'a> Parser<'a> {
     }
 
     fn else_control(&mut self) -> PResult<Parsed> {
-        let peek = self.peek_non_space();
+        let peek = self.peek();
         if peek.typ == ItemType::If || peek.typ == ItemType::With {
             return Ok(Parsed::Else);
         }
@@ -967,7 +958,7 @@ impl<'a> Parser<'a> {
 
     fn block_control(&mut self) -> PResult<Parsed> {
         const CONTEXT: &str = "block clause";
-        let t = self.next_non_space();
+        let t = self.next();
         let name = self.parse_template_name(&t, CONTEXT)?;
         let pipe = self.pipeline(CONTEXT, ItemType::RightDelim)?;
         let (root, end) = self.with_fresh_scope(|p| p.item_list())?;
@@ -990,10 +981,10 @@ impl<'a> Parser<'a> {
 
     fn template_control(&mut self) -> PResult<Parsed> {
         const CONTEXT: &str = "template clause";
-        let t = self.next_non_space();
+        let t = self.next();
         let name = self.parse_template_name(&t, CONTEXT)?;
         let mut pipe = None;
-        if self.next_non_space().typ != ItemType::RightDelim {
+        if self.next().typ != ItemType::RightDelim {
             self.backup();
             pipe = Some(self.pipeline(CONTEXT, ItemType::RightDelim)?);
         }
@@ -1007,29 +998,29 @@ impl<'a> Parser<'a> {
     }
 
     fn pipeline(&mut self, context: &str, end: ItemType) -> PResult<PipeNode> {
-        let t = self.peek_non_space();
+        let t = self.peek();
         let pos = t.pos() as u32;
         let mut is_assign = false;
         let mut decl = Span::EMPTY;
         let mark = self.cmd_stack.len();
         loop {
-            let v = self.peek_non_space();
+            let v = self.peek();
             if v.typ != ItemType::Variable {
                 break;
             }
             let save = self.idx;
-            self.next_non_space();
-            let next = self.peek_non_space();
+            self.next();
+            let next = self.peek();
             if next.typ == ItemType::Assign || next.typ == ItemType::Declare {
                 is_assign = next.typ == ItemType::Assign;
-                self.next_non_space();
+                self.next();
                 decl = self.declare(decl, &v);
                 break;
             } else if next.typ == ItemType::Char && next.val(self.src) == "," {
-                self.next_non_space();
+                self.next();
                 decl = self.declare(decl, &v);
                 if context == "range" && decl.len() < 2 {
-                    match self.peek_non_space().typ {
+                    match self.peek().typ {
                         ItemType::Variable | ItemType::RightDelim | ItemType::RightParen => {
                             continue;
                         }
@@ -1043,7 +1034,7 @@ impl<'a> Parser<'a> {
             }
         }
         loop {
-            let t = self.next_non_space();
+            let t = self.next();
             if t.typ == end {
                 let pipe = PipeNode {
                     pos,
@@ -1108,7 +1099,7 @@ impl<'a> Parser<'a> {
     }
 
     fn command(&mut self) -> PResult<CommandNode> {
-        let pos = self.peek_non_space().pos() as u32;
+        let pos = self.peek().pos() as u32;
         let mark = self.arg_stack.len();
         loop {
             let op = self.operand()?;
@@ -1185,7 +1176,7 @@ impl<'a> Parser<'a> {
     }
 
     fn term(&mut self) -> PResult<Option<Arg>> {
-        let t = self.next_non_space();
+        let t = self.next();
         let val = t.val(self.src);
         Ok(Some(match t.typ {
             ItemType::Identifier => {
