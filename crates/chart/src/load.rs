@@ -301,9 +301,8 @@ impl ValuesAhead {
         self.0
             .remove(&(Arc::as_ptr(&f.shared_text()) as *const u8 as usize))
     }
-}
 
-impl ValuesAhead {
+    /// Parses `text` as a values file, keeping the result for [`take`](Self::take).
     fn parse(&mut self, text: &Arc<str>) {
         let key = Arc::as_ptr(text) as *const u8 as usize;
         self.0.insert(key, yaml::parse_values(text));
