@@ -46,7 +46,7 @@ pub(crate) enum ItemType {
 /// Spaces inside an action are not tokens of their own, as they are in Go: the token after
 /// them is `spaced`. Go's parser reads a space token in three places only, to tell what
 /// follows an operand apart (another operand, or a field chained to it), and it never
-/// reports one in an error; a space token was close to half of an action's tokens.
+/// reports one in an error; spaces were 30% of kube-prometheus-stack's tokens.
 ///
 /// 16 bytes: a template holds hundreds of thousands of them. The lexer refuses texts of
 /// 4 GiB or more, so offsets and lines fit in `u32`.
