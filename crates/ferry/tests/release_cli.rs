@@ -79,8 +79,8 @@ async fn helm_continues_a_ferry_release_and_ferry_continues_a_helm_release() {
     let e = env().await;
     let chart = order_service();
     // Helm's CLI applies as field manager `helm`, ferry's default. The oracle is Helm's Go SDK
-    // inside Python, which applies under its program's name (`python3`): ferry takes that name
-    // here, as it would `helm` next to the helm CLI.
+    // inside Python, which applies under its program's name (the interpreter its `#!` line
+    // starts): ferry takes that name here, as it would `helm` next to the helm CLI.
     let manager = oracle_field_manager(&oracle);
     let fm = ["--field-manager", manager.as_str()];
 

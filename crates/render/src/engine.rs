@@ -586,12 +586,7 @@ impl Engine {
             let text = set
                 .execute_with(k, &Value::Map(dot.clone()), state)
                 .map_err(|e| error(k, &e))?;
-            // most files hold no `<no value>`: they keep their buffer
-            Ok::<_, TemplateError>(if text.contains("<no value>") {
-                text.replace("<no value>", "")
-            } else {
-                text
-            })
+            Ok::<_, TemplateError>(helm::without_no_value(text))
         };
         let helpers = self.helper_threads(jobs.len());
         // the first helper takes the contexts made while this thread parsed

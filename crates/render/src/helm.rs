@@ -293,12 +293,17 @@ fn tpl(ctx: &mut Ctx<'_, '_>, a: Vec<Value>) -> Result<Value, FuncError> {
             quoted()
         ))
     })?;
-    // most outputs hold no `<no value>`: they keep their buffer
-    Ok(Value::string(if out.contains("<no value>") {
-        out.replace("<no value>", "")
+    Ok(Value::string(without_no_value(out)))
+}
+
+/// Helm's `strings.ReplaceAll(out, "<no value>", "")` on a template's output; most outputs
+/// hold none and keep their buffer.
+pub(crate) fn without_no_value(text: String) -> String {
+    if text.contains("<no value>") {
+        text.replace("<no value>", "")
     } else {
-        out
-    }))
+        text
+    }
 }
 
 /// The name of Helm's root template (`template.New("gotpl")`), which `tpl` parses into.
