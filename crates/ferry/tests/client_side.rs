@@ -254,7 +254,7 @@ async fn helm_continues_a_client_side_release_made_by_ferry() {
     std::fs::write(&kc, sim.kubeconfig()).unwrap();
     let kc = kc.to_string_lossy().into_owned();
     // the oracle (Helm's SDK inside Python) writes under its interpreter's name
-    client.field_manager = oracle_field_manager(&oracle);
+    client.field_manager = oracle_field_manager(&oracle, &sim.kubeconfig()).await;
     let r1 = client
         .upgrade(UpgradeRequest {
             install: true,

@@ -79,9 +79,9 @@ async fn helm_continues_a_ferry_release_and_ferry_continues_a_helm_release() {
     let e = env().await;
     let chart = order_service();
     // Helm's CLI applies as field manager `helm`, ferry's default. The oracle is Helm's Go SDK
-    // inside Python, which applies under its program's name (the interpreter its `#!` line
-    // starts): ferry takes that name here, as it would `helm` next to the helm CLI.
-    let manager = oracle_field_manager(&oracle);
+    // inside Python, which applies under its interpreter's name: ferry takes the name the
+    // oracle is seen to apply with, as it would `helm` next to the helm CLI.
+    let manager = oracle_field_manager(&oracle, &e.sim.kubeconfig()).await;
     let fm = ["--field-manager", manager.as_str()];
 
     // ferry installs; Helm lists, reads and upgrades it.

@@ -55,33 +55,73 @@ pub fn helm_oracle() -> Option<PathBuf> {
     None
 }
 
-/// The field manager Helm inside the oracle `script` writes as. Helm names itself after its
-/// program (`filepath.Base(os.Args[0])`: `helm` for its CLI); the oracle's program is the
-/// interpreter its `#!` line starts, under the name that line gives it (`python3` for
-/// `#!/usr/bin/env python3`, `python` for `#!/path/to/python`).
-pub fn oracle_field_manager(script: &Path) -> String {
-    let text = std::fs::read_to_string(script).unwrap_or_default();
-    let line = text.lines().next().unwrap_or_default();
-    let mut words = line
-        .strip_prefix("#!")
-        .unwrap_or_default()
-        .split_whitespace();
-    let first = words.next().unwrap_or_default();
-    let program = if first.rsplit('/').next() == Some("env") {
-        // `env` runs the first word that is not an option or an assignment
-        words
-            .find(|w| !w.starts_with('-') && !w.contains('='))
-            .unwrap_or_default()
-    } else {
-        first
-    };
-    let name = program.rsplit('/').next().unwrap_or_default();
+/// The field manager Helm inside the oracle `script` writes as, observed on the cluster of
+/// `kubeconfig` (YAML text): Helm installs a one-ConfigMap chart there and the manager of its
+/// apply is read back; the probe release is uninstalled again. Helm names itself after its
+/// program (`filepath.Base(os.Args[0])`: `helm` for its CLI). The oracle is Helm's SDK inside
+/// Python, and which name Python's `argv[0]` carries depends on how the script was started
+/// (`python3` from its `#!` line, `python` when it re-executes itself with its venv's
+/// interpreter), so the name is observed rather than guessed.
+pub async fn oracle_field_manager(script: &Path, kubeconfig: &str) -> String {
+    use k8s_openapi::api::core::v1::ConfigMap;
+    static PROBES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = PROBES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("ferry-fm-probe-{}-{n}", std::process::id()));
+    std::fs::create_dir_all(dir.join("chart/templates")).expect("probe dir");
+    std::fs::write(
+        dir.join("chart/Chart.yaml"),
+        "apiVersion: v2\nname: fm-probe\nversion: 0.1.0\n",
+    )
+    .expect("probe chart");
+    std::fs::write(
+        dir.join("chart/templates/cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: fm-probe\ndata:\n  a: b\n",
+    )
+    .expect("probe template");
+    let kc = dir.join("kubeconfig");
+    std::fs::write(&kc, kubeconfig).expect("probe kubeconfig");
+    let kc = kc.to_string_lossy().into_owned();
+    let chart = dir.join("chart").to_string_lossy().into_owned();
+    let base = ["release", "--kubeconfig", kc.as_str(), "-n", "default"];
+    let limit = Duration::from_secs(120);
+    let o = run(
+        script,
+        &[&base[..], &["install", "fm-probe", &chart]].concat(),
+        &[],
+        limit,
+    )
+    .await;
     assert!(
-        !name.is_empty(),
-        "no interpreter in the first line of {}",
-        script.display()
+        o.ok,
+        "the oracle installs the field-manager probe: {}",
+        o.stderr
     );
-    name.to_string()
+    let cms: kube::Api<ConfigMap> = kube::Api::namespaced(kube_client(kubeconfig).await, "default");
+    let cm = cms
+        .get("fm-probe")
+        .await
+        .expect("the probe's ConfigMap exists");
+    let manager = cm
+        .metadata
+        .managed_fields
+        .unwrap_or_default()
+        .into_iter()
+        .find_map(|f| f.manager)
+        .expect("Helm's apply records a field manager");
+    let o = run(
+        script,
+        &[&base[..], &["uninstall", "fm-probe"]].concat(),
+        &[],
+        limit,
+    )
+    .await;
+    assert!(
+        o.ok,
+        "the oracle uninstalls the field-manager probe: {}",
+        o.stderr
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    manager
 }
 
 /// Output of one command.
