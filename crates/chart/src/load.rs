@@ -165,6 +165,14 @@ impl File {
         }
     }
 
+    /// The contents when they are not UTF-8 (their [`File::shared_text`] is lossy).
+    pub fn binary_data(&self) -> Option<Arc<[u8]>> {
+        match self.content.get() {
+            Content::Binary(b, _) => Some(b.clone()),
+            _ => None,
+        }
+    }
+
     /// Whether the contents are still compressed in their archive ([`load_observed_lazily`]):
     /// they are read when something first asks for them.
     pub fn is_lazy(&self) -> bool {

@@ -330,3 +330,71 @@ fn packaged_charts_load_in_helm() {
     }
     println!("packaged charts: helm loads and renders both archives");
 }
+
+/// A chart's binary file, as a directory and as an archive: what Helm's templates see of
+/// its bytes (`.Files.Get` into `b64enc`, the checksums and `len`; `GetBytes`; `AsSecrets`
+/// of a glob), and Go strings of binary data (`b64dec`, `b32dec`), as Helm renders them.
+#[test]
+fn binary_files_and_decoded_bytes_render_as_in_helm() {
+    let Some(oracle) = oracle() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let chart = tmp.path().join("bin");
+    std::fs::create_dir_all(chart.join("templates")).unwrap();
+    std::fs::create_dir_all(chart.join("files")).unwrap();
+    std::fs::write(
+        chart.join("Chart.yaml"),
+        "apiVersion: v2\nname: bin\nversion: 0.1.0\n",
+    )
+    .unwrap();
+    // not UTF-8: bytes 0xff, 0xfe and 0x80 are no characters' encodings
+    std::fs::write(
+        chart.join("files/ks.bin"),
+        [0xff, 0xfe, 0x00, 0x01, b'a', b'b', b'c', 0x80],
+    )
+    .unwrap();
+    std::fs::write(chart.join("files/note.txt"), "hello\n").unwrap();
+    std::fs::write(
+        chart.join("templates/secret.yaml"),
+        r#"apiVersion: v1
+kind: Secret
+metadata:
+  name: bin
+data:
+  get: {{ .Files.Get "files/ks.bin" | b64enc }}
+  b32: {{ .Files.Get "files/ks.bin" | b32enc }}
+  sha256: {{ .Files.Get "files/ks.bin" | sha256sum }}
+  sha1: {{ .Files.Get "files/ks.bin" | sha1sum }}
+  sha512: {{ .Files.Get "files/ks.bin" | sha512sum }}
+  adler: {{ .Files.Get "files/ks.bin" | adler32sum | quote }}
+  len: {{ .Files.Get "files/ks.bin" | len | quote }}
+  getbytes: {{ .Files.GetBytes "files/ks.bin" | len | quote }}
+  first: {{ index (.Files.GetBytes "files/ks.bin") 0 | quote }}
+  b64rt: {{ "//4AAWFiY4A=" | b64dec | b64enc }}
+  b64len: {{ "//4AAWFiY4A=" | b64dec | len | quote }}
+  b32rt: {{ "777AAALBMJRYA===" | b32dec | b64enc }}
+  text: {{ .Files.Get "files/note.txt" | b64enc }}
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: globbed
+data:
+{{ (.Files.Glob "files/*").AsSecrets | indent 2 }}
+"#,
+    )
+    .unwrap();
+    let f = ferry(tmp.path(), &["package", "bin", "-d", "out"]);
+    assert!(f.ok, "{}", f.stderr);
+    for path in [chart.clone(), tmp.path().join("out/bin-0.1.0.tgz")] {
+        let path = path.to_str().unwrap();
+        let h = helm(&oracle, tmp.path(), &["render", path]);
+        assert!(h.ok, "{}", h.stderr);
+        let f = ferry(tmp.path(), &["template", "x", path, "--raw-json"]);
+        assert!(f.ok, "{}", f.stderr);
+        let helm_map: serde_json::Value = serde_json::from_str(&h.stdout).unwrap();
+        let ferry_map: serde_json::Value = serde_json::from_str(&f.stdout).unwrap();
+        assert_eq!(ferry_map, helm_map, "{path}");
+        assert!(h.stdout.contains("//4AAWFiY4A="), "{}", h.stdout);
+    }
+    println!("binary files: ferry renders their bytes as helm does (directory and archive)");
+}

@@ -1463,7 +1463,8 @@ fn builtin_fn(b: Builtin, argv: Vec<RV>) -> Result<RV, String> {
                 RV::Val(v, _) => match &v {
                     Value::List(l) => l.len(),
                     Value::Map(m) => m.len(),
-                    Value::String(s) => s.len(),
+                    // a Go string's bytes (a binary file's, not its printed text's)
+                    Value::String(s) => crate::go_bytes(s).len(),
                     v => return Err(format!("len of type {}", v.type_name())),
                 },
             };

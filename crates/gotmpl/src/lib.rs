@@ -44,6 +44,7 @@
 mod error;
 mod exec;
 mod funcs;
+mod gobytes;
 pub mod gofmt;
 mod lex;
 mod parse;
@@ -58,5 +59,6 @@ pub(crate) type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::
 pub use error::{Error, ExecError, FuncError, ParseError, Span};
 pub use exec::Ctx;
 pub use funcs::{Funcs, Function, NativeFn, Signature, html_escape, js_escape, query_escape};
+pub use gobytes::{bytes_value, go_bytes, remember_bytes};
 pub use template::{Limits, MissingKey, Preparsed, Templates};
 pub use value::{List, Map, Stringer, Struct, Type, TypeInfo, Value, is_true, watch_shared_writes};

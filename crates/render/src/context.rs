@@ -338,11 +338,17 @@ pub fn chart_value(md: &Metadata, is_root: bool) -> Value {
 
 /// `.Files`: the chart's non-template files, with Helm's accessor methods.
 pub fn files_value(chart: &Chart) -> Value {
-    // the files' own shared strings: no copy
+    // the files' own shared strings: no copy (a binary file's text keeps its bytes)
     let entries = |files: &[ferry_chart::File]| {
         files
             .iter()
-            .map(|f| (f.name.clone(), Value::String(f.shared_text())))
+            .map(|f| {
+                let text = f.shared_text();
+                if let Some(bytes) = f.binary_data() {
+                    ferry_gotmpl::remember_bytes(&text, bytes);
+                }
+                (f.name.clone(), Value::String(text))
+            })
             .collect()
     };
     if chart.files.iter().any(ferry_chart::File::is_lazy) {
@@ -377,16 +383,13 @@ fn files_type() -> Arc<TypeInfo> {
                 _ => None,
             }
         };
-        let entries = |v: &Value| -> BTreeMap<String, String> {
+        let entries = |v: &Value| -> BTreeMap<String, Value> {
             match v {
-                Value::Map(m) => m
-                    .read()
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
-                    .collect(),
+                Value::Map(m) => m.read().clone(),
                 _ => BTreeMap::new(),
             }
         };
+        let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
         Arc::new(
             TypeInfo::new("engine.files")
                 .with_method(
@@ -408,7 +411,10 @@ fn files_type() -> Arc<TypeInfo> {
                             let data = file(&a[0], &name);
                             let data = data.as_ref().and_then(Value::as_str).unwrap_or_default();
                             Ok(Value::List(List::typed(
-                                data.bytes().map(|b| Value::Int(b as i64)).collect(),
+                                ferry_gotmpl::go_bytes(data)
+                                    .iter()
+                                    .map(|&b| Value::Int(b as i64))
+                                    .collect(),
                                 Type::Int,
                             )))
                         },
@@ -428,9 +434,7 @@ fn files_type() -> Arc<TypeInfo> {
                                     .read()
                                     .iter()
                                     .filter(|(k, _)| glob_match(&pattern, k))
-                                    .map(|(k, v)| {
-                                        (k.clone(), v.as_str().unwrap_or_default().to_string())
-                                    })
+                                    .map(|(k, v)| (k.clone(), v.clone()))
                                     .collect(),
                                 _ => BTreeMap::new(),
                             };
@@ -461,7 +465,7 @@ fn files_type() -> Arc<TypeInfo> {
                     Function::new(Signature::new([], Type::String), move |_, a| {
                         let m: ferry_chart::Map = entries(&a[0])
                             .into_iter()
-                            .map(|(k, v)| (base(&k), ferry_chart::Value::String(v)))
+                            .map(|(k, v)| (base(&k), ferry_chart::Value::String(text(&v))))
                             .collect();
                         Ok(Value::string(crate::helm::to_yaml_string(
                             &ferry_chart::Value::Map(m),
@@ -476,7 +480,9 @@ fn files_type() -> Arc<TypeInfo> {
                             .map(|(k, v)| {
                                 (
                                     base(&k),
-                                    ferry_chart::Value::String(crate::helm::b64(v.as_bytes())),
+                                    ferry_chart::Value::String(crate::helm::b64(
+                                        &ferry_gotmpl::go_bytes(v.as_str().unwrap_or_default()),
+                                    )),
                                 )
                             })
                             .collect();
@@ -494,15 +500,8 @@ fn base(p: &str) -> String {
     p.rsplit('/').next().unwrap_or(p).to_string()
 }
 
-fn files_from(entries: BTreeMap<String, String>) -> Value {
-    Value::Map(Map::with_type(
-        entries
-            .into_iter()
-            .map(|(k, v)| (k, Value::string(v)))
-            .collect(),
-        Type::Interface,
-        Some(files_type()),
-    ))
+fn files_from(entries: BTreeMap<String, Value>) -> Value {
+    Value::Map(Map::with_type(entries, Type::Interface, Some(files_type())))
 }
 
 /// gobwas/glob with `/` as separator: `*` and `?` stay within a segment, `**` crosses them,

@@ -12,7 +12,7 @@
 
 use std::sync::{Arc, OnceLock};
 
-use ferry_gotmpl::{FuncError, Funcs, Signature, Struct, Type, TypeInfo, Value};
+use ferry_gotmpl::{FuncError, Funcs, Signature, Struct, Type, TypeInfo, Value, go_bytes};
 use rand_core::{OsRng, RngCore};
 use sha1::Sha1;
 use sha2::{Digest, Sha256, Sha512};
@@ -884,16 +884,16 @@ pub fn register(funcs: &mut Funcs) {
     let st = || Type::String;
     let l = Type::list;
     funcs.add("sha1sum", Signature::new([st()], st()), |_, a| {
-        Ok(Value::from(hex(&Sha1::digest(s(&a[0]).as_bytes()))))
+        Ok(Value::from(hex(&Sha1::digest(go_bytes(s(&a[0]))))))
     });
     funcs.add("sha256sum", Signature::new([st()], st()), |_, a| {
-        Ok(Value::from(hex(&Sha256::digest(s(&a[0]).as_bytes()))))
+        Ok(Value::from(hex(&Sha256::digest(go_bytes(s(&a[0]))))))
     });
     funcs.add("sha512sum", Signature::new([st()], st()), |_, a| {
-        Ok(Value::from(hex(&Sha512::digest(s(&a[0]).as_bytes()))))
+        Ok(Value::from(hex(&Sha512::digest(go_bytes(s(&a[0]))))))
     });
     funcs.add("adler32sum", Signature::new([st()], st()), |_, a| {
-        Ok(Value::from(adler32(s(&a[0]).as_bytes()).to_string()))
+        Ok(Value::from(adler32(&go_bytes(s(&a[0]))).to_string()))
     });
     funcs.add("bcrypt", Signature::new([st()], st()), |_, a| {
         Ok(Value::from(bcrypt_hash(s(&a[0]))))

@@ -2,7 +2,7 @@
 //! `encoding/base64` and `encoding/base32` standard encodings). The decoders return Go's
 //! error text as their value when the input is invalid, as Sprig does.
 
-use ferry_gotmpl::{Funcs, Signature, Type, Value};
+use ferry_gotmpl::{Funcs, Signature, Type, Value, bytes_value, go_bytes};
 
 const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 const B32: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
@@ -178,22 +178,22 @@ fn arg(a: &[Value]) -> &str {
 pub fn register(funcs: &mut Funcs) {
     use Type::String as S;
     funcs.add("b64enc", Signature::new([S], S), |_, a| {
-        Ok(Value::string(b64_encode(arg(&a).as_bytes())))
+        Ok(Value::string(b64_encode(&go_bytes(arg(&a)))))
     });
     funcs.add("b64dec", Signature::new([S], S), |_, a| {
-        Ok(Value::string(match b64_decode(arg(&a).as_bytes()) {
-            Ok(b) => String::from_utf8_lossy(&b).into_owned(),
-            Err(at) => format!("illegal base64 data at input byte {at}"),
-        }))
+        Ok(match b64_decode(arg(&a).as_bytes()) {
+            Ok(b) => bytes_value(&b),
+            Err(at) => Value::string(format!("illegal base64 data at input byte {at}")),
+        })
     });
     funcs.add("b32enc", Signature::new([S], S), |_, a| {
-        Ok(Value::string(b32_encode(arg(&a).as_bytes())))
+        Ok(Value::string(b32_encode(&go_bytes(arg(&a)))))
     });
     funcs.add("b32dec", Signature::new([S], S), |_, a| {
-        Ok(Value::string(match b32_decode(arg(&a).as_bytes()) {
-            Ok(b) => String::from_utf8_lossy(&b).into_owned(),
-            Err(at) => format!("illegal base32 data at input byte {at}"),
-        }))
+        Ok(match b32_decode(arg(&a).as_bytes()) {
+            Ok(b) => bytes_value(&b),
+            Err(at) => Value::string(format!("illegal base32 data at input byte {at}")),
+        })
     });
 }
 
