@@ -333,7 +333,8 @@ fn packaged_charts_load_in_helm() {
 
 /// A chart's binary file, as a directory and as an archive: what Helm's templates see of
 /// its bytes (`.Files.Get` into `b64enc`, the checksums and `len`; `GetBytes`; `AsSecrets`
-/// of a glob), and Go strings of binary data (`b64dec`, `b32dec`), as Helm renders them.
+/// of a glob), Go strings of binary data (`b64dec`, `b32dec`), and `GetBytes` as the
+/// `[]byte` it is, as Helm renders them.
 #[test]
 fn binary_files_and_decoded_bytes_render_as_in_helm() {
     let Some(oracle) = oracle() else { return };
@@ -380,6 +381,25 @@ metadata:
   name: globbed
 data:
 {{ (.Files.Glob "files/*").AsSecrets | indent 2 }}
+"#,
+    )
+    .unwrap();
+    // `.Files.GetBytes` is a []byte: printed as numbers, as text by %s and toString, base64
+    // in JSON and YAML
+    std::fs::write(
+        chart.join("templates/bytes.yaml"),
+        r#"a: {{ .Files.GetBytes "files/note.txt" | toJson | quote }}
+b: {{ .Files.GetBytes "files/note.txt" | toString | quote }}
+c: {{ .Files.GetBytes "files/note.txt" | printf "%s" | quote }}
+d: {{ .Files.GetBytes "files/note.txt" | quote }}
+e: {{ .Files.GetBytes "files/note.txt" | print | quote }}
+f: {{ .Files.GetBytes "files/note.txt" | toYaml | quote }}
+g: {{ .Files.GetBytes "files/note.txt" | typeOf | quote }}
+h: {{ .Files.GetBytes "files/note.txt" | kindOf | quote }}
+i: {{ printf "%v" (.Files.GetBytes "files/note.txt") | quote }}
+j: {{ printf "%x|%X|%q" (.Files.GetBytes "files/note.txt") (.Files.GetBytes "files/note.txt") (.Files.GetBytes "files/note.txt") | quote }}
+k: {{ .Files.GetBytes "files/ks.bin" | toJson | quote }}
+l: {{ dict "b" (.Files.GetBytes "files/note.txt") | toPrettyJson | quote }}
 "#,
     )
     .unwrap();

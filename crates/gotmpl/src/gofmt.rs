@@ -335,7 +335,11 @@ impl Printer {
     }
 
     fn fmt_sx(&mut self, s: &str, digits: &[u8]) {
-        let b = s.as_bytes();
+        self.fmt_bx(s.as_bytes(), digits)
+    }
+
+    /// `%x` of bytes (a string's or a `[]byte`'s).
+    fn fmt_bx(&mut self, b: &[u8], digits: &[u8]) {
         let mut length = b.len();
         if self.f.prec_present && self.f.prec < length {
             length = self.f.prec;
@@ -695,6 +699,15 @@ impl Printer {
                     self.print_value(val, verb, depth + 1, elem_iface);
                 }
                 self.buf.push(if self.f.sharp_v { '}' } else { ']' });
+            }
+            Value::List(l) if matches!(verb, 's' | 'q' | 'x' | 'X') && l.as_bytes().is_some() => {
+                // Go prints a []byte as its text for these verbs
+                let b = l.as_bytes().unwrap_or_default();
+                match verb {
+                    'x' => self.fmt_bx(&b, LDIGITS),
+                    'X' => self.fmt_bx(&b, UDIGITS),
+                    v => self.pp_fmt_string(&String::from_utf8_lossy(&b), v),
+                }
             }
             Value::List(l) => {
                 let elem_iface = matches!(l.elem(), Type::Interface);

@@ -60,6 +60,12 @@ impl Type {
         Type::Slice(Box::new(Type::Interface))
     }
 
+    /// `uint8` (Go's `byte`), the element type of a `[]byte` ([`List::bytes`]); its values
+    /// are held as [`Value::Int`].
+    pub fn uint8() -> Type {
+        Type::Named("uint8".into(), Box::new(Type::Int))
+    }
+
     /// `map[string]interface {}`
     pub fn map() -> Type {
         Type::Map(Box::new(Type::Interface))
@@ -404,6 +410,29 @@ impl List {
             elem,
             ty: None,
         }))
+    }
+
+    /// Go's `[]byte` (`[]uint8`) of `bytes`: printed as numbers by `%v`, as text by `%s`,
+    /// `%q`, `%x`; base64 in JSON.
+    pub fn bytes(bytes: &[u8]) -> List {
+        List::typed(
+            bytes.iter().map(|&b| Value::Int(i64::from(b))).collect(),
+            Type::uint8(),
+        )
+    }
+
+    /// The bytes of a [`List::bytes`] list (`None` for other lists).
+    pub fn as_bytes(&self) -> Option<Vec<u8>> {
+        if !matches!(self.elem(), Type::Named(n, _) if &**n == "uint8") {
+            return None;
+        }
+        self.items()
+            .iter()
+            .map(|v| match v {
+                Value::Int(i) => u8::try_from(*i).ok(),
+                _ => None,
+            })
+            .collect()
     }
 
     /// A slice of a named type (e.g. `common.VersionSet`).

@@ -405,18 +405,12 @@ fn files_type() -> Arc<TypeInfo> {
                 .with_method(
                     "GetBytes",
                     Function::new(
-                        Signature::new([Type::String], Type::Slice(Box::new(Type::Int))),
+                        Signature::new([Type::String], Type::Slice(Box::new(Type::uint8()))),
                         move |_, a| {
                             let name = arg(&a, 1);
                             let data = file(&a[0], &name);
                             let data = data.as_ref().and_then(Value::as_str).unwrap_or_default();
-                            Ok(Value::List(List::typed(
-                                ferry_gotmpl::go_bytes(data)
-                                    .iter()
-                                    .map(|&b| Value::Int(b as i64))
-                                    .collect(),
-                                Type::Int,
-                            )))
+                            Ok(Value::List(List::bytes(&ferry_gotmpl::go_bytes(data))))
                         },
                     ),
                 )

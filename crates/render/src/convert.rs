@@ -51,7 +51,11 @@ pub fn from_tmpl(v: &Value) -> CValue {
         Value::Float(f) => CValue::Float(*f),
         Value::Complex(re, _) => CValue::Float(*re),
         Value::String(s) => CValue::String(s.to_string()),
-        Value::List(l) => CValue::List(l.items().iter().map(from_tmpl).collect()),
+        // encoding/json writes a []byte as base64
+        Value::List(l) => match l.as_bytes() {
+            Some(b) => CValue::String(crate::helm::b64(&b)),
+            None => CValue::List(l.items().iter().map(from_tmpl).collect()),
+        },
         Value::Map(m) => CValue::Map(
             m.read()
                 .iter()

@@ -240,6 +240,10 @@ pub(crate) fn to_float64(v: &Value) -> f64 {
 pub(crate) fn strval(v: &Value) -> String {
     match v {
         Value::String(s) => s.to_string(),
+        // `case []byte: return string(v)`
+        Value::List(l) if l.as_bytes().is_some() => {
+            String::from_utf8_lossy(&l.as_bytes().unwrap_or_default()).into_owned()
+        }
         v => v.to_go_string(),
     }
 }
