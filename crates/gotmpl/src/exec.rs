@@ -762,7 +762,7 @@ impl<'a> State<'a> {
         let Some((f, is_builtin)) = self.set.funcs().find(name) else {
             return Err(self.errorf(format!("{} is not a defined function", gofmt::quote(name))));
         };
-        self.eval_call(dot, &f, is_builtin, cmd, name, args, fin, None)
+        self.eval_call(dot, f, is_builtin, cmd, name, args, fin, None)
     }
 
     fn eval_field(

@@ -223,15 +223,18 @@ impl Funcs {
 
     /// Finds a function: registered functions first, then builtins. The
     /// flag tells whether the builtin was found.
-    pub(crate) fn find(&self, name: &str) -> Option<(Function, bool)> {
+    ///
+    /// Borrowed, not cloned: both render threads call the same functions all the time, and
+    /// a clone's reference count would be a memory word both cores write.
+    pub(crate) fn find(&self, name: &str) -> Option<(&Function, bool)> {
         if let Some(f) = self.map.get(name) {
-            return Some((f.clone(), false));
+            return Some((f, false));
         }
         builtin(name).map(|f| (f, true))
     }
 }
 
-fn builtin(name: &str) -> Option<Function> {
+fn builtin(name: &str) -> Option<&'static Function> {
     use Builtin::*;
     use Type::{Interface as I, Reflect as R};
     static TABLE: std::sync::OnceLock<FastMap<&'static str, Function>> = std::sync::OnceLock::new();
@@ -267,7 +270,7 @@ fn builtin(name: &str) -> Option<Function> {
         }
         m
     });
-    t.get(name).cloned()
+    t.get(name)
 }
 
 // ---- escapers (Go's HTMLEscapeString, JSEscapeString, url.QueryEscape) ----

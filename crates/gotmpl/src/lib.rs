@@ -62,3 +62,11 @@ pub use funcs::{Funcs, Function, NativeFn, Signature, html_escape, js_escape, qu
 pub use gobytes::{bytes_value, go_bytes, remember_bytes};
 pub use template::{Limits, MissingKey, Preparsed, Templates};
 pub use value::{List, Map, Stringer, Struct, Type, TypeInfo, Value, is_true, watch_shared_writes};
+
+/// The cores this process may run on (`std::thread::available_parallelism`, 1 when unknown),
+/// read once: on Linux each reading opens cgroup files, which several steps of every render
+/// would otherwise repeat.
+pub fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}

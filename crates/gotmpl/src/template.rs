@@ -278,11 +278,7 @@ impl Templates {
     fn parse_indexed(&self, texts: &[(&str, Arc<str>)], todo: &[usize]) -> Vec<Option<ParsedSet>> {
         let max_stack = self.limits.max_stack_bytes;
         let parse_one = |i: usize| self.parse_one(texts[i].0, &texts[i].1);
-        let workers = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-            .min(8)
-            .min(todo.len() / 4);
+        let workers = crate::cores().min(8).min(todo.len() / 4);
         let mut results: Vec<Option<ParsedSet>> = Vec::new();
         results.resize_with(texts.len(), || None);
         if workers > 1 {

@@ -455,7 +455,7 @@ impl Engine {
         };
         let slot = &result;
         std::thread::scope(|scope| {
-            let (tx, rx) = std::sync::mpsc::channel::<(String, String)>();
+            let (tx, rx) = std::sync::mpsc::channel::<Vec<(String, String)>>();
             let tx = on_file.is_some().then_some(tx);
             let worker = std::thread::Builder::new()
                 .name("ferry-render".into())
@@ -492,7 +492,7 @@ impl Engine {
             }
             if let Some(on_file) = on_file {
                 // ends when the render thread drops its sender: done or failed
-                for (path, text) in rx {
+                for (path, text) in rx.into_iter().flatten() {
                     on_file(&path, &text, worker.is_finished());
                 }
             }
@@ -507,9 +507,7 @@ impl Engine {
         let threads = match self.exec_threads {
             _ if self.custom.is_some() || jobs < MIN_PARALLEL_JOBS => 1,
             Some(n) => n,
-            None => std::thread::available_parallelism()
-                .map_or(1, |n| n.get())
-                .min(MAX_DEFAULT_THREADS),
+            None => ferry_gotmpl::cores().min(MAX_DEFAULT_THREADS),
         };
         threads.saturating_sub(1)
     }
@@ -520,7 +518,7 @@ impl Engine {
         values: &CMap,
         release: &ReleaseOptions,
         caps: &Capabilities,
-        observer: Option<&std::sync::mpsc::Sender<(String, String)>>,
+        observer: Option<&Observer>,
         made: Made<'_>,
     ) -> Result<BTreeMap<String, String>, TemplateError> {
         // the trees first (the contexts may be on their way from another thread)
@@ -720,6 +718,56 @@ const MIN_PARALLEL_JOBS: usize = 4;
 /// ~14.5 ms in process, `ferry template` 30.9 -> 29.3 ms, medians of 40 interleaved runs).
 const MAX_DEFAULT_THREADS: usize = 4;
 
+/// Where templates' outputs go to be seen while the render goes on ([`Engine::render_observed`]).
+type Observer = std::sync::mpsc::Sender<Vec<(String, String)>>;
+
+/// Outputs on their way to the observer, sent some at a time: each send wakes the observing
+/// thread, which then competes for a core with the threads executing templates.
+struct Outbox<'a> {
+    tx: Option<&'a Observer>,
+    batch: Vec<(String, String)>,
+    bytes: usize,
+}
+
+impl<'a> Outbox<'a> {
+    /// Bytes of output that make a batch.
+    const BATCH_BYTES: usize = 32 * 1024;
+
+    fn new(tx: Option<&'a Observer>) -> Outbox<'a> {
+        Outbox {
+            tx,
+            batch: Vec::new(),
+            bytes: 0,
+        }
+    }
+
+    fn push(&mut self, path: &str, text: &str) {
+        if self.tx.is_none() {
+            return;
+        }
+        self.batch.push((path.to_string(), text.to_string()));
+        self.bytes += text.len();
+        if self.bytes >= Self::BATCH_BYTES {
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        if let Some(tx) = self.tx
+            && !self.batch.is_empty()
+        {
+            let _ = tx.send(std::mem::take(&mut self.batch));
+        }
+        self.bytes = 0;
+    }
+}
+
+impl Drop for Outbox<'_> {
+    fn drop(&mut self) {
+        self.flush();
+    }
+}
+
 /// What executes one template: `(path, its context, the thread's render state)`.
 type RunOne<'a> = dyn Fn(&str, &Map, &mut RenderState) -> Result<String, TemplateError> + Sync + 'a;
 
@@ -741,7 +789,7 @@ fn execute_all(
     private: &(dyn Fn() -> BTreeMap<String, Renderable> + Sync),
     strict: bool,
     run: &RunOne<'_>,
-    observer: Option<&std::sync::mpsc::Sender<(String, String)>>,
+    observer: Option<&Observer>,
 ) -> Result<Vec<String>, TemplateError> {
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::{Mutex, OnceLock};
@@ -764,11 +812,7 @@ fn execute_all(
     let stop = AtomicBool::new(false);
     let slots: Vec<OnceLock<Result<String, TemplateError>>> =
         jobs.iter().map(|_| OnceLock::new()).collect();
-    let send = |k: &String, text: &String| {
-        if let Some(tx) = observer {
-            let _ = tx.send((k.clone(), text.clone()));
-        }
-    };
+    let mut outbox = Outbox::new(observer);
     let mut state = RenderState {
         strict,
         ..Default::default()
@@ -785,10 +829,11 @@ fn execute_all(
         } else {
             run(k, &r.vals, &mut state)?
         };
-        send(k, &text);
+        outbox.push(k, &text);
         Ok::<_, TemplateError>(text)
     };
     let helper = || {
+        let mut outbox = Outbox::new(observer);
         let tpls = private();
         let mut state = RenderState {
             strict,
@@ -806,7 +851,7 @@ fn execute_all(
                 break;
             }
             if let Ok(text) = &result {
-                send(k, text);
+                outbox.push(k, text);
             }
             let _ = slots[j].set(result);
         }

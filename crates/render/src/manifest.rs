@@ -437,11 +437,7 @@ pub fn sort_manifests_ahead<'a>(
 /// Every document's head, in order. Reading them is YAML-parsing the whole output, so a
 /// big render shares it among the machine's cores.
 fn heads_of(docs: &[(&String, &str)]) -> Vec<Result<Head, ManifestError>> {
-    let workers = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .min(4)
-        .min(docs.len() / 16);
+    let workers = ferry_gotmpl::cores().min(4).min(docs.len() / 16);
     if workers < 2 {
         return docs.iter().map(|(p, d)| head_of(d, p)).collect();
     }

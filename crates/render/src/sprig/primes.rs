@@ -99,7 +99,7 @@ fn random_prime(bits: u64) -> BigUint {
         }
         p
     };
-    let two_cores = std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
+    let two_cores = ferry_gotmpl::cores() > 1;
     std::thread::scope(|scope| {
         let theirs = two_cores
             .then(|| {
