@@ -705,6 +705,66 @@ impl Struct {
     }
 }
 
+impl Value {
+    /// A copy of `self` that shares no map with it, made as it is read: each map is copied
+    /// when something first reads or writes the copy ([`Map::lazy`]), one level at a time,
+    /// and lists and structs that hold maps are copied with copies of those. What the copy's
+    /// reader writes never reaches `self`; what it never reads is never copied. Copies are
+    /// as old as the maps they copy ([`watch_shared_writes`] counts writes to them), and read
+    /// their source when first used: its state then, not when `detached` was called.
+    pub fn detached(&self) -> Value {
+        match self {
+            Value::Map(m) => Value::Map(m.detached()),
+            Value::List(l) if l.items().iter().any(holds_maps) => {
+                let items = l.items().iter().map(Value::detached).collect();
+                Value::List(match l.type_info() {
+                    Some(ty) => List::named(items, l.elem().clone(), ty.clone()),
+                    None => List::typed(items, l.elem().clone()),
+                })
+            }
+            Value::Struct(st) if st.fields().iter().any(|(_, v)| holds_maps(v)) => {
+                Value::Struct(Arc::new(Struct::new(
+                    st.type_info().clone(),
+                    st.fields()
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.detached()))
+                        .collect(),
+                    st.is_pointer(),
+                )))
+            }
+            v => v.clone(),
+        }
+    }
+}
+
+/// Whether a value is or holds a map (which [`Value::detached`] must copy).
+fn holds_maps(v: &Value) -> bool {
+    match v {
+        Value::Map(_) => true,
+        Value::List(l) => l.items().iter().any(holds_maps),
+        Value::Struct(s) => s.fields().iter().any(|(_, v)| holds_maps(v)),
+        _ => false,
+    }
+}
+
+impl Map {
+    /// A map that shares nothing with this one (see [`Value::detached`]).
+    pub fn detached(&self) -> Map {
+        let source = self.clone();
+        Map::lazy(
+            move || {
+                source
+                    .read()
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.detached()))
+                    .collect()
+            },
+            self.elem().clone(),
+            self.type_info().cloned(),
+        )
+    }
+}
+
 /// Go's `isTrue` as a free function.
 pub fn is_true(v: &Value) -> bool {
     v.is_true()

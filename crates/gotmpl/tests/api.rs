@@ -396,3 +396,46 @@ fn writes_to_maps_older_than_a_watch_are_reported() {
     made.insert("z", Value::Nil);
     assert!(!watch_shared_writes(|| ()).1);
 }
+
+#[test]
+fn a_detached_copy_shares_no_map_with_its_source() {
+    use ferry_gotmpl::watch_shared_writes;
+    let inner = Map::from_entries([("b", Value::Int(1))]);
+    let in_list = Map::from_entries([("c", Value::Int(2))]);
+    let source = Map::from_entries([
+        ("a", Value::Map(inner.clone())),
+        (
+            "l",
+            Value::list([Value::Map(in_list.clone()), Value::Int(3)]),
+        ),
+        ("s", Value::string("x")),
+    ]);
+    let copy = source.detached();
+    // a change to the source before the copy is first used shows in the copy
+    source.insert("late", Value::Bool(true));
+    assert_eq!(copy.get("late"), Some(Value::Bool(true)));
+    let Some(Value::Map(copy_inner)) = copy.get("a") else {
+        panic!("a map")
+    };
+    let Some(Value::List(copy_list)) = copy.get("l") else {
+        panic!("a list")
+    };
+    let Value::Map(copy_in_list) = &copy_list.items()[0] else {
+        panic!("a map in the list")
+    };
+    // writes to the copy, at every depth, are the copy's alone, and count as writes to
+    // maps older than the watch
+    let (_, wrote) = watch_shared_writes(|| {
+        copy.insert("s", Value::string("y"));
+        copy_inner.insert("b", Value::Int(9));
+        copy_in_list.insert("c", Value::Int(9));
+    });
+    assert!(wrote);
+    assert_eq!(source.get("s"), Some(Value::string("x")));
+    assert_eq!(inner.get("b"), Some(Value::Int(1)));
+    assert_eq!(in_list.get("c"), Some(Value::Int(2)));
+    assert_eq!(copy_inner.get("b"), Some(Value::Int(9)));
+    // and what the copy holds keeps its types
+    assert_eq!(copy.type_info().map(|t| t.name().to_string()), None);
+    assert_eq!(copy_list.items()[1], Value::Int(3));
+}

@@ -435,15 +435,13 @@ impl Engine {
         on_file: Option<&mut FileObserver<'_>>,
     ) -> Result<BTreeMap<String, String>, TemplateError> {
         // When the templates are parsed already, or all but the one in hand (they were parsed
-        // while the chart was read or the values computed), another thread makes the
-        // contexts meanwhile, the render thread's first, then those of the thread that will
-        // help execute, while the render thread gathers the parse trees: the render thread
-        // begins executing as soon as it has the trees, the helper as soon as it has its
-        // contexts. Otherwise both cores parse first, and each thread makes its own.
+        // while the chart was read or the values computed), another thread makes the render
+        // thread's contexts meanwhile, while the render thread gathers the parse trees: it
+        // begins executing as soon as it has them. Otherwise both cores parse first, and the
+        // render thread makes its contexts after. Helpers copy them as they use them.
         let parsed_ahead =
             self.custom.is_none() && self.preparsed.as_ref().is_some_and(|p| p.has_begun_all());
         let (own_tx, own) = Handoff::new();
-        let (helper_tx, helper) = Handoff::new();
         // The render thread's result, which it sets as its last act. The scope ends when the
         // thread's work is done; joining the thread would also wait for it to be torn down
         // (its allocator's heap collected, its stack unmapped: ~0.2 ms on the biggest charts).
@@ -461,10 +459,7 @@ impl Engine {
                 .name("ferry-render".into())
                 .stack_size(THREAD_STACK)
                 .spawn_scoped(scope, move || {
-                    let made = Made {
-                        own: &own,
-                        helper: &helper,
-                    };
+                    let made = Made { own: &own };
                     // a panic is the render's error, not the scope's
                     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                         self.render_here(chart, values, release, caps, tx.as_ref(), made)
@@ -483,12 +478,10 @@ impl Engine {
                     .name("ferry-render-contexts".into())
                     .stack_size(THREAD_STACK)
                     .spawn_scoped(scope, move || {
-                        if own_tx.send(contexts(chart, values, release, caps)).is_ok() {
-                            let _ = helper_tx.send(contexts(chart, values, release, caps).1);
-                        }
+                        let _ = own_tx.send(contexts(chart, values, release, caps));
                     });
             } else {
-                drop((own_tx, helper_tx));
+                drop(own_tx);
             }
             if let Some(on_file) = on_file {
                 // ends when the render thread drops its sender: done or failed
@@ -587,12 +580,8 @@ impl Engine {
             Ok::<_, TemplateError>(helm::without_no_value(text))
         };
         let helpers = self.helper_threads(jobs.len());
-        // the first helper takes the contexts made while this thread parsed
-        let private = || {
-            made.helper
-                .take()
-                .unwrap_or_else(|| contexts(chart, values, release, caps).1)
-        };
+        // a helper's contexts: copies of this thread's, each map copied when first used
+        let private = || detached(&tpls);
         let texts_out = execute_all(&jobs, helpers, &tpls, &private, self.strict, &run, observer)?;
         for (k, text) in jobs.iter().zip(texts_out) {
             out.insert((*k).clone(), text);
@@ -691,12 +680,33 @@ impl<T> Handoff<T> {
 }
 
 /// What another thread may have made for the render: the render thread's contexts
-/// ([`contexts`]) and a helper's (each `None` when the thread did not make them: the taker
-/// makes them).
+/// ([`contexts`]; `None` when the thread did not make them: the render thread makes them).
 #[derive(Clone, Copy)]
 struct Made<'a> {
     own: &'a Handoff<(Map, BTreeMap<String, Renderable>)>,
-    helper: &'a Handoff<BTreeMap<String, Renderable>>,
+}
+
+/// `tpls` with contexts that share no map with theirs ([`Value::detached`]); templates
+/// that share a context share its copy.
+fn detached(tpls: &BTreeMap<String, Renderable>) -> BTreeMap<String, Renderable> {
+    let mut copies: Vec<(Map, Map)> = Vec::new();
+    tpls.iter()
+        .map(|(k, r)| {
+            let vals = match copies.iter().find(|(m, _)| m.ptr_eq(&r.vals)) {
+                Some((_, copy)) => copy.clone(),
+                None => {
+                    let copy = r.vals.detached();
+                    copies.push((r.vals.clone(), copy.clone()));
+                    copy
+                }
+            };
+            let r = Renderable {
+                vals,
+                base_path: r.base_path.clone(),
+            };
+            (k.clone(), r)
+        })
+        .collect()
 }
 
 /// The templates of a chart tree (partials included).
