@@ -132,10 +132,6 @@ static WORD_BYTE: [bool; 256] = {
     t
 };
 
-fn is_space(c: char) -> bool {
-    c.is_ascii() && is_space_byte(c as u8)
-}
-
 fn is_space_byte(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\r' | b'\n')
 }
@@ -192,14 +188,6 @@ enum State {
     Comment,
     RightDelim,
     InsideAction,
-    Space,
-    Identifier,
-    Field,
-    Variable,
-    Char,
-    Number,
-    Quote,
-    RawQuote,
 }
 
 struct Lexer<'s> {
@@ -361,11 +349,12 @@ impl<'s> Lexer<'s> {
     }
 
     fn at_terminator(&mut self) -> bool {
-        match self.peek() {
+        // spaces and the terminators are ASCII: a byte of a multi-byte character is neither
+        match self.input.as_bytes().get(self.pos) {
             None => true,
-            Some(c) if is_space(c) => true,
-            Some('.' | ',' | '|' | ':' | ')' | '(' | '}') => true,
-            _ => false,
+            Some(&b) => {
+                is_space_byte(b) || matches!(b, b'.' | b',' | b'|' | b':' | b')' | b'(' | b'}')
+            }
         }
     }
 
@@ -376,22 +365,6 @@ impl<'s> Lexer<'s> {
             State::Comment => self.lex_comment(),
             State::RightDelim => self.lex_right_delim(),
             State::InsideAction => self.lex_inside_action(),
-            s => self.lex_action_state(s),
-        }
-    }
-
-    /// A state of the tokens inside an action (the others are returned as they are).
-    fn lex_action_state(&mut self, s: State) -> Option<State> {
-        match s {
-            State::Space => self.lex_space(),
-            State::Identifier => self.lex_identifier(),
-            State::Field => self.lex_field_or_variable(ItemType::Field),
-            State::Variable => self.lex_variable(),
-            State::Char => self.lex_char(),
-            State::Number => self.lex_number(),
-            State::Quote => self.lex_quote(),
-            State::RawQuote => self.lex_raw_quote(),
-            other => Some(other),
         }
     }
 
@@ -477,16 +450,13 @@ impl<'s> Lexer<'s> {
         Some(State::Text)
     }
 
-    /// The tokens of an action up to its right delimiter (or an error): one loop over the
-    /// action's states, which each return to it.
+    /// The tokens of an action up to its right delimiter (or an error): one loop, each token
+    /// lexed where it starts.
     fn lex_inside_action(&mut self) -> Option<State> {
         loop {
-            let next = match self.action_token()? {
+            match self.action_token()? {
                 State::InsideAction => continue,
-                s => self.lex_action_state(s)?,
-            };
-            if !matches!(next, State::InsideAction) {
-                return Some(next);
+                s => return Some(s),
             }
         }
     }
@@ -499,67 +469,82 @@ impl<'s> Lexer<'s> {
         self.lex_field_or_variable(ItemType::Variable)
     }
 
-    /// One token inside an action, or the state that lexes it.
+    /// One token inside an action (`InsideAction` after it), or the state the action ends
+    /// in. ASCII bytes are told apart without decoding a character; the right delimiter can
+    /// only begin at `}` or at a space (` -}}`).
     fn action_token(&mut self) -> Option<State> {
-        let (delim, _) = self.at_right_delim();
-        if delim {
-            if self.paren_depth == 0 {
-                return Some(State::RightDelim);
-            }
-            return self.errorf("unclosed left paren".into());
-        }
-        let Some(r) = self.next() else {
+        let Some(&b) = self.input.as_bytes().get(self.pos) else {
             return self.errorf("unclosed action".into());
         };
-        match r {
-            c if is_space(c) => {
-                self.backup();
-                return Some(State::Space);
+        if b == b'}' || is_space_byte(b) {
+            let (delim, _) = self.at_right_delim();
+            if delim {
+                if self.paren_depth == 0 {
+                    return Some(State::RightDelim);
+                }
+                return self.errorf("unclosed left paren".into());
             }
-            '=' => self.emit(ItemType::Assign),
-            ':' => {
+            if b != b'}' {
+                return self.lex_space();
+            }
+        }
+        if !b.is_ascii() {
+            let c = self.peek()?;
+            if is_alphanumeric(c) {
+                return self.lex_identifier();
+            }
+            self.next();
+            return self.errorf(format!("unrecognized character in action: {}", sharp_u(c)));
+        }
+        self.pos += 1;
+        self.width = 1;
+        match b {
+            b'=' => self.emit(ItemType::Assign),
+            b':' => {
                 if self.next() != Some('=') {
                     return self.errorf("expected :=".into());
                 }
                 self.emit(ItemType::Declare);
             }
-            '|' => self.emit(ItemType::Pipe),
-            '"' => return Some(State::Quote),
-            '`' => return Some(State::RawQuote),
-            '$' => return Some(State::Variable),
-            '\'' => return Some(State::Char),
-            '.' => {
-                let next = self.input.as_bytes().get(self.pos).copied();
-                match next {
-                    Some(b) if !b.is_ascii_digit() => return Some(State::Field),
+            b'|' => self.emit(ItemType::Pipe),
+            b'"' => return self.lex_quote(),
+            b'`' => return self.lex_raw_quote(),
+            b'$' => return self.lex_variable(),
+            b'\'' => return self.lex_char(),
+            b'.' => {
+                return match self.input.as_bytes().get(self.pos) {
+                    Some(n) if !n.is_ascii_digit() => self.lex_field_or_variable(ItemType::Field),
                     _ => {
                         self.backup();
-                        return Some(State::Number);
+                        self.lex_number()
                     }
-                }
+                };
             }
-            '+' | '-' | '0'..='9' => {
+            b'+' | b'-' | b'0'..=b'9' => {
                 self.backup();
-                return Some(State::Number);
+                return self.lex_number();
             }
-            c if is_alphanumeric(c) => {
+            b if b == b'_' || b.is_ascii_alphanumeric() => {
                 self.backup();
-                return Some(State::Identifier);
+                return self.lex_identifier();
             }
-            '(' => {
+            b'(' => {
                 self.paren_depth += 1;
                 self.emit(ItemType::LeftParen);
             }
-            ')' => {
+            b')' => {
                 self.paren_depth -= 1;
                 if self.paren_depth < 0 {
                     return self.errorf("unexpected right paren".into());
                 }
                 self.emit(ItemType::RightParen);
             }
-            c if c.is_ascii() && crate::gofmt::is_print(c) => self.emit(ItemType::Char),
-            c => {
-                return self.errorf(format!("unrecognized character in action: {}", sharp_u(c)));
+            b if crate::gofmt::is_print(b as char) => self.emit(ItemType::Char),
+            b => {
+                return self.errorf(format!(
+                    "unrecognized character in action: {}",
+                    sharp_u(b as char)
+                ));
             }
         }
         Some(State::InsideAction)
