@@ -9,7 +9,7 @@ use ferry::render::{
     Capabilities, Engine, PostRenderer, Preparse, ReleaseOptions, RenderError, RenderRequest,
     Rendered,
     manifest::{Hook, HookEvent},
-    render_release_with,
+    render_map, render_release_with,
 };
 
 use crate::ValueFlags;
@@ -124,6 +124,28 @@ fn render_with(
     exit_after: bool,
     preparsed: Option<Arc<Preparse>>,
 ) -> anyhow::Result<(Rendered, Map)> {
+    let args = (release, include_crds, exit_after, preparsed);
+    with_request(chart, flags, args, |req| {
+        let post = post_renderer_of(flags)?;
+        let r = render_release_with(req, post.as_deref().map(|p| p as &dyn PostRenderer))
+            .map_err(cli_error)?;
+        Ok((r.warnings.clone(), r))
+    })
+}
+
+/// The render request of these flags (the user values read from them), handed to `render`,
+/// which gives its warnings (printed here) and its result.
+fn with_request<T>(
+    chart: &chart::Chart,
+    flags: &RenderFlags,
+    (release, include_crds, exit_after, preparsed): (
+        ReleaseOptions,
+        bool,
+        bool,
+        Option<Arc<Preparse>>,
+    ),
+    render: impl FnOnce(&RenderRequest<'_>) -> anyhow::Result<(Vec<String>, T)>,
+) -> anyhow::Result<(T, Map)> {
     let user = flags.values.options().merge(&mut |p| read_input(p))?;
     let req = RenderRequest {
         chart,
@@ -140,13 +162,11 @@ fn render_with(
         sub_notes: flags.render_subchart_notes,
         skip_schema_validation: flags.skip_schema_validation,
     };
-    let post = post_renderer_of(flags)?;
-    let r = render_release_with(&req, post.as_deref().map(|p| p as &dyn PostRenderer))
-        .map_err(cli_error)?;
-    for w in &r.warnings {
+    let (warnings, out) = render(&req)?;
+    for w in &warnings {
         eprintln!("{w}");
     }
-    Ok((r, user))
+    Ok((out, user))
 }
 
 /// The `--post-renderer` of these flags, if any (the same for `template`, the dry runs and
@@ -448,26 +468,30 @@ pub fn template(a: &TemplateArgs, out: &mut String) -> anyhow::Result<()> {
         is_install: !a.is_upgrade,
         is_upgrade: a.is_upgrade,
     };
-    let (mut r, _) = render_with(&chart, &a.render, release, include_crds, true, Some(pre))?;
-    // the command ends after printing: the chart's files are not freed one by one
-    std::mem::forget(chart);
-    if !a.raw_json {
-        // what is printed is the manifest and the hooks: the render map and the split
-        // documents go before the output is built beside them
-        drop(std::mem::take(&mut r.files));
-        if a.output_dir.is_none() {
-            drop(std::mem::take(&mut r.manifests));
-        }
-    }
     if a.raw_json {
-        let m: chart::Map = r
-            .files
-            .iter()
-            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        // Helm's engine map, before the manifest stage: a text that is not YAML is shown
+        let args = (release, include_crds, true, Some(pre));
+        let (files, _) = with_request(&chart, &a.render, args, |req| {
+            let (files, warnings) = render_map(req).map_err(cli_error)?;
+            Ok((warnings, files))
+        })?;
+        std::mem::forget(chart);
+        let m: chart::Map = files
+            .into_iter()
+            .map(|(k, v)| (k, Value::String(v)))
             .collect();
         out.push_str(&Value::Map(m).to_go_json_pretty(" "));
         out.push('\n');
         return Ok(());
+    }
+    let (mut r, _) = render_with(&chart, &a.render, release, include_crds, true, Some(pre))?;
+    // the command ends after printing: the chart's files are not freed one by one
+    std::mem::forget(chart);
+    // what is printed is the manifest and the hooks: the render map and the split
+    // documents go before the output is built beside them
+    drop(std::mem::take(&mut r.files));
+    if a.output_dir.is_none() {
+        drop(std::mem::take(&mut r.manifests));
     }
     let hooks: Vec<&Hook> = r
         .hooks

@@ -418,3 +418,47 @@ l: {{ dict "b" (.Files.GetBytes "files/note.txt") | toPrettyJson | quote }}
     }
     println!("binary files: ferry renders their bytes as helm does (directory and archive)");
 }
+
+/// `ferry template --raw-json` prints Helm's engine map, the render before the manifest
+/// stage: a template whose text is not YAML is shown as Helm's engine renders it (the plain
+/// `ferry template` refuses it, as `helm template` does).
+#[test]
+fn raw_json_shows_a_render_that_is_not_yaml() {
+    let Some(oracle) = oracle() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let chart = tmp.path().join("broken");
+    std::fs::create_dir_all(chart.join("templates")).unwrap();
+    std::fs::write(
+        chart.join("Chart.yaml"),
+        "apiVersion: v2\nname: broken\nversion: 0.1.0\n",
+    )
+    .unwrap();
+    std::fs::write(chart.join("values.yaml"), "name: web\n").unwrap();
+    std::fs::write(
+        chart.join("templates/cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Values.name }}\ndata:\n  a: b\n c: [\n",
+    )
+    .unwrap();
+    std::fs::write(
+        chart.join("templates/NOTES.txt"),
+        "Hello {{ .Release.Name }}\n",
+    )
+    .unwrap();
+    let path = chart.to_str().unwrap();
+    let h = helm(&oracle, tmp.path(), &["render", path, "--name", "x"]);
+    assert!(h.ok, "{}", h.stderr);
+    let f = ferry(tmp.path(), &["template", "x", path, "--raw-json"]);
+    assert!(f.ok, "{}", f.stderr);
+    let helm_map: serde_json::Value = serde_json::from_str(&h.stdout).unwrap();
+    let ferry_map: serde_json::Value = serde_json::from_str(&f.stdout).unwrap();
+    assert_eq!(ferry_map, helm_map);
+    let f = ferry(tmp.path(), &["template", "x", path]);
+    assert!(!f.ok, "{}", f.stdout);
+    assert!(
+        f.stderr
+            .contains("YAML parse error on broken/templates/cm.yaml"),
+        "{}",
+        f.stderr
+    );
+    println!("--raw-json: the engine map of a render that is not YAML, as helm's");
+}

@@ -33,5 +33,5 @@ pub use engine::{CustomFuncs, Engine, FileObserver, Preparse, TemplateError, hel
 pub use helm::{Lookup, RECURSION_MAX, b64 as base64_encode};
 pub use release::{
     POSTRENDER_FILENAME, PostRenderer, RenderError, RenderRequest, Rendered, annotate_and_merge,
-    crd_files, render_release, render_release_with, split_and_deannotate,
+    crd_files, render_map, render_release, render_release_with, split_and_deannotate,
 };

@@ -108,21 +108,17 @@ fn check_dependencies(chart: &Chart) -> Result<(), RenderError> {
     }
 }
 
-/// Renders a release as `helm install --dry-run=client` does.
-pub fn render_release(req: &RenderRequest<'_>) -> Result<Rendered, RenderError> {
-    render_release_with(req, None)
+/// What a render needs before its templates run: the engine (with the templates parsing on a
+/// second core meanwhile), the chart after dependency processing, and the values.
+struct Prepared<'r> {
+    engine: std::borrow::Cow<'r, Engine>,
+    processed: Chart,
+    values: Map,
+    warnings: Warnings,
 }
 
-/// [`render_release`] with a post-renderer, as Helm 4 applies one (its default `combined`
-/// strategy): after rendering, NOTES.txt set aside, every document of every template (hooks
-/// included) goes to the post-renderer as one stream, each annotated with
-/// [`POSTRENDER_FILENAME`]; its output is split back into templates by that annotation (which
-/// is removed; documents without it become `generated-by-postrender-N.yaml`), and hooks and
-/// manifests are separated from the result. CRDs of `crds/` are not post-rendered.
-pub fn render_release_with(
-    req: &RenderRequest<'_>,
-    post: Option<&dyn PostRenderer>,
-) -> Result<Rendered, RenderError> {
+/// Checks the chart can be installed, computes and validates its values.
+fn prepare<'r>(req: &'r RenderRequest<'_>) -> Result<Prepared<'r>, RenderError> {
     let chart = req.chart;
     if !matches!(chart.metadata.chart_type.as_str(), "" | "application") {
         return Err(RenderError::NotInstallable(format!(
@@ -160,6 +156,54 @@ pub fn render_release_with(
             chart.metadata.kube_version, req.caps.kube_version
         )));
     }
+    Ok(Prepared {
+        engine,
+        processed,
+        values,
+        warnings,
+    })
+}
+
+/// Helm's engine map of a release (`{template path: rendered text}`, `NOTES.txt` included)
+/// and the values' warnings: what [`render_release`] renders, before its manifest stage, so
+/// a text that is not valid YAML is shown rather than refused (`ferry template --raw-json`).
+pub fn render_map(
+    req: &RenderRequest<'_>,
+) -> Result<(BTreeMap<String, String>, Vec<String>), RenderError> {
+    let Prepared {
+        engine,
+        processed,
+        values,
+        warnings,
+    } = prepare(req)?;
+    let files = engine.render(&processed, &values, &req.release, &req.caps)?;
+    if req.engine.exit_after {
+        std::mem::forget(processed);
+    }
+    Ok((files, warnings.0))
+}
+
+/// Renders a release as `helm install --dry-run=client` does.
+pub fn render_release(req: &RenderRequest<'_>) -> Result<Rendered, RenderError> {
+    render_release_with(req, None)
+}
+
+/// [`render_release`] with a post-renderer, as Helm 4 applies one (its default `combined`
+/// strategy): after rendering, NOTES.txt set aside, every document of every template (hooks
+/// included) goes to the post-renderer as one stream, each annotated with
+/// [`POSTRENDER_FILENAME`]; its output is split back into templates by that annotation (which
+/// is removed; documents without it become `generated-by-postrender-N.yaml`), and hooks and
+/// manifests are separated from the result. CRDs of `crds/` are not post-rendered.
+pub fn render_release_with(
+    req: &RenderRequest<'_>,
+    post: Option<&dyn PostRenderer>,
+) -> Result<Rendered, RenderError> {
+    let Prepared {
+        engine,
+        processed,
+        values,
+        warnings,
+    } = prepare(req)?;
     let is_notes = |path: &str| path.ends_with("NOTES.txt");
     // without a post-renderer, the documents are read while later templates still render
     let mut ahead = ReadAhead::default();
