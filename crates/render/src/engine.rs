@@ -411,7 +411,8 @@ impl Engine {
     /// [`Engine::render`] that shows the caller the Go templates' outputs while the render
     /// goes on (a batch at a time, of about 32 KiB, so the caller's thread is woken once per
     /// batch): `on_file(path, text, late)` runs on the caller's thread (idle otherwise), so
-    /// the manifest stage can read documents before the last template ran. The last text shown for a path is the one the returned map holds; an earlier one
+    /// the manifest stage can read documents before the last template ran. The last text
+    /// shown for a path is the one the returned map holds; an earlier one
     /// may come from a run on another thread that was then redone in Helm's order (see
     /// [`Engine::render`]). Partials are not shown, nor `.j2` templates (rendered after all
     /// Go templates).
