@@ -2,7 +2,11 @@
 //! - Helm's in-process load and render (the oracle's Helm v4 library: `Chart.load`, then
 //!   `Chart.render`, timed inside one Python process, so interpreter start-up is not counted),
 //!   and the peak memory that process gained over an idle one with Helm loaded;
-//! - ferry's load and render stages in process (`crates/render/examples/bench_render.rs`);
+//! - ferry's load and render stages in process (`crates/render/examples/bench_render.rs`): the
+//!   render stage is what Helm's render measures (values, dependencies, schema, every template
+//!   rendered to the engine map: `render_map`), and beside it the render with `helm
+//!   template`'s manifest stage after it (`render_release`), which Helm's figure does not
+//!   include;
 //! - the whole `ferry template` process (spawn to exit, output read through a pipe), its
 //!   peak RSS, and what that is above the same binary's idle size (`ferry --version`), the
 //!   measure comparable to Helm's gain;
@@ -167,6 +171,8 @@ print(json.dumps({"load_ms": med(loads), "render_ms": med(renders), "idle_kb": i
 struct Round {
     f_load: f64,
     f_render: f64,
+    /// The render and the manifest stage.
+    f_release: f64,
     f_proc: f64,
     floor: f64,
     /// Helm's in-process load and render.
@@ -221,6 +227,7 @@ fn measure_round(
     }
     let st = String::from_utf8_lossy(&out.stdout).into_owned();
     let (f_load, f_render) = (kv(&st, "load_ms")?, kv(&st, "render_ms")?);
+    let f_release = kv(&st, "release_ms")?;
     let tpl_kb = kv(&st, "template_bytes")? / 1024.0;
 
     // the whole `ferry template` process and the floor, one run of each at a time (the first
@@ -266,6 +273,7 @@ fn measure_round(
     Ok(Ok(Round {
         f_load,
         f_render,
+        f_release,
         f_proc: median(procs),
         floor: median(floors),
         helm,
@@ -321,7 +329,7 @@ pub fn run() -> Result<()> {
     // ferry's idle size: the same binary doing nothing (`--version`), for the gain columns
     let f_idle = peak_rss(&bin.join("ferry"), &["--version".into()]);
     println!(
-        "{:<28} {:>6} | {:>7} {:>7} | {:>6} {:>6} {:>6} | {:>6} {:>6} | {:>6} {:>5} | {:>6} {:>6} {:>5} {:>6} {:>5} {:>5}",
+        "{:<28} {:>6} | {:>7} {:>7} | {:>6} {:>6} {:>6} {:>6} | {:>6} {:>6} | {:>6} {:>5} | {:>6} {:>6} {:>5} {:>6} {:>5} {:>5}",
         "chart",
         "tplKB",
         "h.load",
@@ -329,6 +337,7 @@ pub fn run() -> Result<()> {
         "f.load",
         "f.rend",
         "rend×",
+        "f.rel",
         "f.proc",
         "proc×",
         "floor",
@@ -376,6 +385,7 @@ pub fn run() -> Result<()> {
         };
         let f_load = med(&|r| Some(r.f_load)).unwrap_or(f64::NAN);
         let f_render = med(&|r| Some(r.f_render)).unwrap_or(f64::NAN);
+        let f_release = med(&|r| Some(r.f_release)).unwrap_or(f64::NAN);
         let f_proc = med(&|r| Some(r.f_proc)).unwrap_or(f64::NAN);
         let floor = med(&|r| Some(r.floor)).unwrap_or(f64::NAN);
         // ratios: the median of each round's own ratio
@@ -404,7 +414,7 @@ pub fn run() -> Result<()> {
             .zip(f_idle)
             .map(|(k, idle)| (k.saturating_sub(idle) as f64).max(1.0));
         println!(
-            "{label:<28} {tpl_kb:>6.0} | {:>7} {:>7} | {f_load:>6.2} {f_render:>6.2} {:>6} | {f_proc:>6.2} {:>6} | {floor:>6.2} {:>5} | {:>6} {:>6} {:>5} {:>6} {:>5} {:>5}",
+            "{label:<28} {tpl_kb:>6.0} | {:>7} {:>7} | {f_load:>6.2} {f_render:>6.2} {:>6} {f_release:>6.2} | {f_proc:>6.2} {:>6} | {floor:>6.2} {:>5} | {:>6} {:>6} {:>5} {:>6} {:>5} {:>5}",
             cell(h_load, 2),
             cell(h_render, 2),
             ratio(rend_x),
@@ -426,7 +436,9 @@ pub fn run() -> Result<()> {
     }
     println!(
         "(times are medians over the rounds of each round's median; the ratios are medians of \
-         each round's own ratio; rend× = Helm render / ferry render stage; proc× = Helm in-process load+render / the whole \
+         each round's own ratio; rend× = Helm render / ferry render stage (both: values, dependencies, schema, \
+         templates to the engine map); f.rel = ferry's render with the manifest stage of `helm \
+         template` after it (split, sort, hooks); proc× = Helm in-process load+render / the whole \
          `ferry template` process; /flr = ferry process / floor; h.all = peak RSS of Helm's \
          process (Python and the Helm library included); h.gain = what it gained over its idle \
          size with Helm loaded; f.MiB = peak RSS of the whole ferry process; f.gain = what it \

@@ -4,14 +4,19 @@
 //! [--namespace NS] [-f VALUES]...` prints, as `key value` lines, the median over RUNS of:
 //! - `load_ms`: reading the archive (or directory), decompressing, untarring and parsing
 //!   Chart.yaml and values.yaml of the chart and its subcharts (`ferry_chart::load`);
-//! - `render_ms`: what `helm template` does after loading: dependency processing, coalescing
-//!   values, schema validation, rendering every template, splitting and sorting the manifests
-//!   (`render_release`);
+//! - `render_ms`: what Helm's render does (the oracle's `Chart.render`, Helm's `engine.Render`
+//!   after its values are computed): dependency processing, coalescing values, schema
+//!   validation, and rendering every template to Helm's engine map `{path: text}`
+//!   (`render_map`);
+//! - `release_ms`: what `helm template` does after loading: the render above, then the
+//!   manifest stage (splitting the texts into documents, sorting them in install order,
+//!   separating hooks, the manifest text) (`render_release`);
 //! - `parse_ms`: parsing the template set alone (part of `render_ms`);
 //!
 //! plus `templates`, `template_bytes` and `out_bytes`. `cargo xtask bench` runs it for every
 //! corpus chart beside Helm. `--only load|render|parse` times that stage alone (one warm-up
-//! and RUNS runs), for a profiler to see nothing else.
+//! and RUNS runs; `render` is the stage of `render_ms`, `release` that of `release_ms`), for a
+//! profiler to see nothing else.
 
 use std::time::Instant;
 
@@ -19,7 +24,7 @@ use ferry_chart::coalesce::{Warnings, computed_values};
 use ferry_chart::{Map, load, yaml};
 use ferry_gotmpl::Templates;
 use ferry_render::{
-    Capabilities, Engine, ReleaseOptions, RenderRequest, helm_funcs, render_release,
+    Capabilities, Engine, ReleaseOptions, RenderRequest, helm_funcs, render_map, render_release,
 };
 
 #[global_allocator]
@@ -55,7 +60,7 @@ fn timed<T>(runs: usize, mut f: impl FnMut() -> T) -> (f64, Option<T>) {
 fn main() {
     let mut args = std::env::args().skip(1);
     let usage = "usage: bench_render CHART [RUNS] [--name N] [--namespace NS] [-f VALUES]... \
-                 [--only load|render|parse]";
+                 [--only load|render|release|parse]";
     let path = args.next().expect(usage);
     let mut runs = 20usize;
     let mut name = "release-name".to_string();
@@ -111,7 +116,10 @@ fn main() {
             .map(|h| h.manifest.len())
             .sum::<usize>();
     drop(rendered);
-    let (render_ms, _) = timed(runs_of("render"), || render_release(&req).expect("renders"));
+    let (render_ms, _) = timed(runs_of("render"), || render_map(&req).expect("renders"));
+    let (release_ms, _) = timed(runs_of("release"), || {
+        render_release(&req).expect("renders")
+    });
 
     let (processed, _) = computed_values(&chart, &user, &mut Warnings::default()).expect("values");
     let mut tpls = Vec::new();
@@ -130,5 +138,6 @@ fn main() {
     println!("out_bytes {out_bytes}");
     println!("load_ms {load_ms:.3}");
     println!("render_ms {render_ms:.3}");
+    println!("release_ms {release_ms:.3}");
     println!("parse_ms {parse_ms:.3}");
 }
