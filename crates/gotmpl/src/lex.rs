@@ -334,12 +334,11 @@ impl<'s> Lexer<'s> {
     fn skip_alphanumerics(&mut self) {
         let b = self.input.as_bytes();
         loop {
-            while let Some(&c) = b.get(self.pos) {
-                if !WORD_BYTE[c as usize] {
-                    break;
-                }
-                self.pos += 1;
-            }
+            let rest = b.get(self.pos..).unwrap_or_default();
+            self.pos += rest
+                .iter()
+                .position(|&c| !WORD_BYTE[c as usize])
+                .unwrap_or(rest.len());
             match self.peek() {
                 Some(c) if !c.is_ascii() && is_alphanumeric(c) => self.pos += c.len_utf8(),
                 _ => break,

@@ -223,7 +223,7 @@ impl Templates {
     ///
     /// [`parse_many_with`]: Self::parse_many_with
     pub fn preparse(funcs: &Funcs, limits: &Limits, text: Arc<str>) -> Option<Preparsed> {
-        if text.contains(&PREPARSE_NAME[1..]) {
+        if memchr::memmem::find(text.as_bytes(), &PREPARSE_NAME.as_bytes()[1..]).is_some() {
             return None;
         }
         let set = parse::parse(
