@@ -245,12 +245,26 @@ impl Templates {
         texts: &[(&str, Arc<str>)],
         pre: &mut dyn FnMut(&Arc<str>) -> Option<Preparsed>,
     ) -> Result<(), (usize, Error)> {
+        self.parse_many_meanwhile(texts, pre, &mut || {})
+    }
+
+    /// [`parse_many_with`](Self::parse_many_with), running `meanwhile` on the calling
+    /// thread while the other threads parse (before the parse when it is not shared out).
+    /// A caller with work of its own that does not need the trees (a renderer's contexts,
+    /// say) does it there instead of after the parse, on a core that would wait.
+    /// `meanwhile` runs exactly once, whatever the parse gives.
+    pub fn parse_many_meanwhile(
+        &mut self,
+        texts: &[(&str, Arc<str>)],
+        pre: &mut dyn FnMut(&Arc<str>) -> Option<Preparsed>,
+        meanwhile: &mut dyn FnMut(),
+    ) -> Result<(), (usize, Error)> {
         let ready: Vec<Option<FastMap<Arc<str>, Arc<Tree>>>> = texts
             .iter()
             .map(|(name, text)| pre(text).and_then(|p| p.named(name, text)))
             .collect();
         let todo: Vec<usize> = (0..texts.len()).filter(|i| ready[*i].is_none()).collect();
-        let mut results = self.parse_indexed(texts, &todo);
+        let mut results = self.parse_indexed(texts, &todo, meanwhile);
         for (i, ((name, _), ready)) in texts.iter().zip(ready).enumerate() {
             let r = match ready {
                 Some(set) => Ok(set),
@@ -273,15 +287,23 @@ impl Templates {
         )
     }
 
-    /// Parses the texts at `todo` on the machine's cores; the results by index (`None` for
-    /// a text no worker reached).
-    fn parse_indexed(&self, texts: &[(&str, Arc<str>)], todo: &[usize]) -> Vec<Option<ParsedSet>> {
+    /// Parses the texts at `todo` on the machine's cores, the calling thread running
+    /// `meanwhile` as it waits for them; the results by index (`None` for a text no worker
+    /// reached).
+    fn parse_indexed(
+        &self,
+        texts: &[(&str, Arc<str>)],
+        todo: &[usize],
+        meanwhile: &mut dyn FnMut(),
+    ) -> Vec<Option<ParsedSet>> {
         let max_stack = self.limits.max_stack_bytes;
         let parse_one = |i: usize| self.parse_one(texts[i].0, &texts[i].1);
         let workers = crate::cores().min(8).min(todo.len() / 4);
         let mut results: Vec<Option<ParsedSet>> = Vec::new();
         results.resize_with(texts.len(), || None);
-        if workers > 1 {
+        if workers <= 1 {
+            meanwhile();
+        } else {
             let next = std::sync::atomic::AtomicUsize::new(0);
             // each worker hands its trees over as its last act: joining the workers would
             // also wait for their teardown (allocator heaps, stacks)
@@ -316,6 +338,7 @@ impl Templates {
                     }
                 }
                 drop(tx);
+                meanwhile();
                 // ends when every worker sent (or a worker's sender was dropped unsent)
                 rx.into_iter().flatten().collect::<Vec<_>>()
             });

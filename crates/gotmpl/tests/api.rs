@@ -439,3 +439,47 @@ fn a_detached_copy_shares_no_map_with_its_source() {
     assert_eq!(copy.type_info().map(|t| t.name().to_string()), None);
     assert_eq!(copy_list.items()[1], Value::Int(3));
 }
+
+#[test]
+fn work_done_meanwhile_runs_once_and_the_parse_is_unchanged() {
+    // few texts (parsed in order by the caller) and many (shared out among threads), with
+    // and without an error among them
+    for n in [2usize, 64] {
+        for bad in [None, Some(n / 2)] {
+            let texts: Vec<(String, Arc<str>)> = (0..n)
+                .map(|i| {
+                    let text = if Some(i) == bad {
+                        "{{ nosuchfunc }}".to_string()
+                    } else {
+                        format!(r#"{{{{define "d{i}"}}}}{i}{{{{end}}}}t{i}={{{{template "d{i}"}}}}"#)
+                    };
+                    (format!("t{i}"), text.into())
+                })
+                .collect();
+            let named: Vec<(&str, Arc<str>)> =
+                texts.iter().map(|(k, t)| (k.as_str(), t.clone())).collect();
+            let mut plain = Templates::new(Funcs::new());
+            let expected = plain.parse_many(&named);
+            let mut runs = 0;
+            let mut set = Templates::new(Funcs::new());
+            let got = set.parse_many_meanwhile(&named, &mut |_| None, &mut || runs += 1);
+            assert_eq!(runs, 1, "{n} texts, error at {bad:?}");
+            match (expected, got) {
+                (Ok(()), Ok(())) => {
+                    assert_eq!(set.names(), plain.names());
+                    for i in 0..n {
+                        assert_eq!(
+                            set.execute(&format!("t{i}"), &Value::Nil).unwrap(),
+                            format!("t{i}={i}")
+                        );
+                    }
+                }
+                (Err(e), Err(g)) => {
+                    assert_eq!((g.0, g.1.to_string()), (e.0, e.1.to_string()));
+                    assert_eq!(Some(g.0), bad);
+                }
+                (e, g) => panic!("{n} texts: parse_many gave {e:?}, the other {g:?}"),
+            }
+        }
+    }
+}

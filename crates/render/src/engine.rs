@@ -438,11 +438,15 @@ impl Engine {
         // When the templates are parsed already, or all but the one in hand (they were parsed
         // while the chart was read or the values computed), another thread makes the render
         // thread's contexts meanwhile, while the render thread gathers the parse trees: it
-        // begins executing as soon as it has them. Otherwise both cores parse first, and the
-        // render thread makes its contexts after. Helpers copy them as they use them.
+        // begins executing as soon as it has them. Otherwise the render thread makes its
+        // contexts while the other threads parse. Helpers copy the contexts as they use
+        // them.
         let parsed_ahead =
             self.custom.is_none() && self.preparsed.as_ref().is_some_and(|p| p.has_begun_all());
         let (own_tx, own) = Handoff::new();
+        // started after the render thread, which everything waits for
+        // (partials included: at most the templates to execute)
+        let by_thread = parsed_ahead && self.helper_threads(count_templates(chart)) > 0;
         // The render thread's result, which it sets as its last act. The scope ends when the
         // thread's work is done; joining the thread would also wait for it to be torn down
         // (its allocator's heap collected, its stack unmapped: ~0.2 ms on the biggest charts).
@@ -460,7 +464,10 @@ impl Engine {
                 .name("ferry-render".into())
                 .stack_size(THREAD_STACK)
                 .spawn_scoped(scope, move || {
-                    let made = Made { own: &own };
+                    let made = Made {
+                        own: &own,
+                        by_thread,
+                    };
                     // a panic is the render's error, not the scope's
                     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                         self.render_here(chart, values, release, caps, tx.as_ref(), made)
@@ -472,9 +479,7 @@ impl Engine {
                     message: format!("cannot start the render thread: {e}"),
                     snippet: None,
                 })?;
-            // started after the render thread, which everything waits for
-            // (partials included: at most the templates to execute)
-            if parsed_ahead && self.helper_threads(count_templates(chart)) > 0 {
+            if by_thread {
                 let _ = std::thread::Builder::new()
                     .name("ferry-render-contexts".into())
                     .stack_size(THREAD_STACK)
@@ -559,12 +564,22 @@ impl Engine {
             Some(p) if self.custom.is_none() => p.take(),
             _ => Default::default(),
         };
-        set.parse_many_with(&go, &mut |text| ready.remove(&text_ptr(text)))
-            .map_err(|(i, e)| error(go[i].0, &e))?;
-        let (top, tpls) = made
-            .own
-            .take()
-            .unwrap_or_else(|| contexts(chart, values, release, caps));
+        // the contexts are made while the parse threads run, unless a thread of their own
+        // makes them
+        let mut mine = None;
+        set.parse_many_meanwhile(&go, &mut |text| ready.remove(&text_ptr(text)), &mut || {
+            if !made.by_thread {
+                mine = Some(contexts(chart, values, release, caps));
+            }
+        })
+        .map_err(|(i, e)| error(go[i].0, &e))?;
+        let (top, tpls) = match mine {
+            Some(made_here) => made_here,
+            None => made
+                .own
+                .take()
+                .unwrap_or_else(|| contexts(chart, values, release, caps)),
+        };
         let mut out = BTreeMap::new();
         let (mut jinja_keys, mut jobs) = (Vec::new(), Vec::new());
         for k in keys {
@@ -685,6 +700,9 @@ impl<T> Handoff<T> {
 #[derive(Clone, Copy)]
 struct Made<'a> {
     own: &'a Handoff<(Map, BTreeMap<String, Renderable>)>,
+    /// A thread of its own makes them (else the render thread does, while the parse
+    /// threads run).
+    by_thread: bool,
 }
 
 /// `tpls` with contexts that share no map with theirs ([`Value::detached`]); templates
