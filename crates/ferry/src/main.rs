@@ -366,8 +366,41 @@ fn run(cli: Cli) -> anyhow::Result<String> {
     Ok(out)
 }
 
+/// The `template` subcommand alone, as [`Cli`] builds it: what `ferry template …` is parsed
+/// with. Building every subcommand's arguments is most of what parsing a command line costs,
+/// and `template` is what pipelines run over and over. Its help, usage and errors are the
+/// full command's (a test compares them).
+fn template_command() -> clap::Command {
+    clap::Command::new("ferry").subcommand(
+        render_cmd::TemplateArgs::augment_args(clap::Command::new("template"))
+            .about("Locally render templates"),
+    )
+}
+
+fn parse_cli() -> Cli {
+    use clap::FromArgMatches;
+    if std::env::args_os().nth(1).is_some_and(|a| a == "template") {
+        match template_command().try_get_matches() {
+            Ok(m) => {
+                if let Some(sub) = m.subcommand_matches("template") {
+                    match render_cmd::TemplateArgs::from_arg_matches(sub) {
+                        Ok(a) => {
+                            return Cli {
+                                command: Command::Template(a),
+                            };
+                        }
+                        Err(e) => e.exit(),
+                    }
+                }
+            }
+            Err(e) => e.exit(),
+        }
+    }
+    Cli::parse()
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = parse_cli();
     match run(cli) {
         Ok(out) => {
             let mut stdout = std::io::stdout().lock();
@@ -378,5 +411,56 @@ fn main() -> ExitCode {
             eprintln!("Error: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// What clap makes of `args`: the rendered error, help or usage, or the flags parsed.
+    fn outcome(cmd: clap::Command, args: &[&str]) -> String {
+        match cmd.try_get_matches_from(args) {
+            Ok(m) => format!(
+                "{:?}",
+                m.subcommand_matches("template").map(|t| t.ids().count())
+            ),
+            Err(e) => format!("{:?}: {}", e.kind(), e.render()),
+        }
+    }
+
+    #[test]
+    fn the_template_command_alone_parses_as_the_full_command() {
+        let cases: &[&[&str]] = &[
+            &["ferry", "template", "--help"],
+            &["ferry", "template", "-h"],
+            &["ferry", "template"],
+            &["ferry", "template", "--no-such-flag", "chart"],
+            &["ferry", "template", "a", "b", "c"],
+            &[
+                "ferry", "template", "rel", "chart", "-n", "ns", "--set", "a=1", "-f", "v.yaml",
+            ],
+            &["ferry", "template", "chart", "--kube-version"],
+            &[
+                "ferry",
+                "template",
+                "chart",
+                "--show-only",
+                "x",
+                "--include-crds",
+            ],
+        ];
+        for args in cases {
+            assert_eq!(
+                outcome(template_command(), args),
+                outcome(Cli::command(), args),
+                "{args:?}"
+            );
+        }
+        // and the help is the template command's own (not an empty one)
+        assert!(
+            outcome(template_command(), &["ferry", "template", "--help"]).contains("--show-only")
+        );
     }
 }

@@ -451,7 +451,9 @@ fn work_done_meanwhile_runs_once_and_the_parse_is_unchanged() {
                     let text = if Some(i) == bad {
                         "{{ nosuchfunc }}".to_string()
                     } else {
-                        format!(r#"{{{{define "d{i}"}}}}{i}{{{{end}}}}t{i}={{{{template "d{i}"}}}}"#)
+                        format!(
+                            r#"{{{{define "d{i}"}}}}{i}{{{{end}}}}t{i}={{{{template "d{i}"}}}}"#
+                        )
                     };
                     (format!("t{i}"), text.into())
                 })
