@@ -422,10 +422,20 @@ mod tests {
     /// What clap makes of `args`: the rendered error, help or usage, or the flags parsed.
     fn outcome(cmd: clap::Command, args: &[&str]) -> String {
         match cmd.try_get_matches_from(args) {
-            Ok(m) => format!(
-                "{:?}",
-                m.subcommand_matches("template").map(|t| t.ids().count())
-            ),
+            Ok(m) => {
+                let Some(t) = m.subcommand_matches("template") else {
+                    return "no template subcommand".into();
+                };
+                let mut flags: Vec<String> = t
+                    .ids()
+                    .map(|id| {
+                        let raw = t.get_raw(id.as_str()).map(|r| r.collect::<Vec<_>>());
+                        format!("{id}={raw:?}")
+                    })
+                    .collect();
+                flags.sort();
+                flags.join(" ")
+            }
             Err(e) => format!("{:?}: {}", e.kind(), e.render()),
         }
     }
@@ -458,6 +468,9 @@ mod tests {
                 "{args:?}"
             );
         }
+        // the flags' values are compared, not only which were given
+        let parsed = outcome(template_command(), cases[5]);
+        assert!(parsed.contains("namespace=Some([\"ns\"])"), "{parsed}");
         // and the help is the template command's own (not an empty one)
         assert!(
             outcome(template_command(), &["ferry", "template", "--help"]).contains("--show-only")
