@@ -14,9 +14,8 @@
 //! - `parse_ms`: parsing the template set alone (part of `render_ms`);
 //!
 //! plus `templates`, `template_bytes` and `out_bytes`. `cargo xtask bench` runs it for every
-//! corpus chart beside Helm. `--only load|render|parse` times that stage alone (one warm-up
-//! and RUNS runs; `render` is the stage of `render_ms`, `release` that of `release_ms`), for a
-//! profiler to see nothing else.
+//! corpus chart beside Helm. `--only load|render|release|parse` times that stage alone (one
+//! warm-up and RUNS runs), for a profiler to see nothing else.
 
 use std::time::Instant;
 

@@ -444,7 +444,6 @@ impl Engine {
         let parsed_ahead =
             self.custom.is_none() && self.preparsed.as_ref().is_some_and(|p| p.has_begun_all());
         let (own_tx, own) = Handoff::new();
-        // started after the render thread, which everything waits for
         // (partials included: at most the templates to execute)
         let by_thread = parsed_ahead && self.helper_threads(count_templates(chart)) > 0;
         // The render thread's result, which it sets as its last act. The scope ends when the
@@ -479,6 +478,7 @@ impl Engine {
                     message: format!("cannot start the render thread: {e}"),
                     snippet: None,
                 })?;
+            // started after the render thread, which everything waits for
             if by_thread {
                 let _ = std::thread::Builder::new()
                     .name("ferry-render-contexts".into())
