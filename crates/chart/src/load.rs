@@ -96,6 +96,7 @@ impl LazyFiles {
         let mut tar = tar_of(&self.archive);
         if let Ok(entries) = tar.entries_with_seek() {
             let mut next = wanted.iter().peekable();
+            let mut buf = Vec::new();
             for (i, entry) in entries.enumerate() {
                 let Some(&&want) = next.peek() else { break };
                 let Ok(mut entry) = entry else { break };
@@ -103,11 +104,12 @@ impl LazyFiles {
                     continue;
                 }
                 next.next();
-                let mut buf = Vec::with_capacity(entry.header().size().unwrap_or(0) as usize);
+                buf.clear();
+                buf.reserve(entry.header().size().unwrap_or(0) as usize);
                 if entry.read_to_end(&mut buf).is_err() {
                     break;
                 }
-                out.push(File::new("", strip_bom(buf)).content);
+                out.push(File::of_bytes(String::new(), &buf).content);
             }
         }
         out
@@ -125,6 +127,18 @@ impl File {
             name: name.into(),
             content,
         }
+    }
+
+    /// A file of a copy of `data` with a leading UTF-8 BOM removed, as Helm does: the
+    /// archive reader's way, which reads every entry into one buffer and keeps only this copy
+    /// (the copy [`File::new`] makes of a UTF-8 text anyway, without a buffer per file).
+    fn of_bytes(name: String, data: &[u8]) -> File {
+        let data = data.strip_prefix(&[0xEF, 0xBB, 0xBF]).unwrap_or(data);
+        let content = match std::str::from_utf8(data) {
+            Ok(text) => Content::Text(text.into()),
+            Err(_) => Content::Binary(data.into(), Default::default()),
+        };
+        File { name, content }
     }
 
     /// The same contents under another name (no copy).
@@ -525,6 +539,10 @@ fn archive_files_observed(
         .map_err(|e| Error::archive(origin, format!("corrupt archive: {e}")))?;
     let mut remaining = MAX_DECOMPRESSED_CHART_SIZE;
     let mut files = Vec::new();
+    // every entry is read into this buffer, and its file made of a copy: a buffer per file,
+    // each a size of its own, would be new memory each time (and memory is first touched at
+    // a price)
+    let mut buf = Vec::new();
     let mut lazy_entries = Vec::new();
     for (index, entry) in entries.enumerate() {
         let mut entry =
@@ -602,12 +620,12 @@ fn archive_files_observed(
             ));
         }
         let deferred = lazy.filter(|_| size >= LAZY_FILE_SIZE && files_only(&n));
-        let mut buf = Vec::new();
+        buf.clear();
         let read = match deferred {
             // read through (the checks below need its length), kept nowhere
             Some(_) => std::io::copy(&mut (&mut entry).take(remaining), &mut std::io::sink()),
             None => {
-                buf.reserve_exact(size as usize);
+                buf.reserve(size as usize);
                 (&mut entry)
                     .take(remaining)
                     .read_to_end(&mut buf)
@@ -638,7 +656,7 @@ fn archive_files_observed(
             lazy_entries.push(index);
             continue;
         }
-        let file = File::new(n, strip_bom(buf));
+        let file = File::of_bytes(n, &buf);
         on_file(&file);
         files.push(file);
     }

@@ -130,3 +130,50 @@ fn a_truncated_large_file_is_refused_on_the_first_pass() {
     assert!(err.contains("corrupt archive"), "{err}");
     assert_eq!(err, load(&path).unwrap_err().to_string());
 }
+
+/// The archive reader reads every entry through one buffer: each file keeps exactly its own
+/// bytes (a short file after a long one holds nothing of it; a byte-order mark goes; invalid
+/// UTF-8 stays bytes), as the same files loaded from a folder.
+#[test]
+fn archive_entries_read_through_one_buffer_keep_their_own_bytes() {
+    let t = tempfile::tempdir().unwrap();
+    let long = "a long line of text\n".repeat(300);
+    let files: Vec<(&str, Vec<u8>)> = vec![
+        (
+            "Chart.yaml",
+            b"apiVersion: v2\nname: lazy\nversion: 1.0.0\n".to_vec(),
+        ),
+        ("values.yaml", b"k: v\n".to_vec()),
+        ("templates/long.yaml", long.clone().into_bytes()),
+        ("templates/short.yaml", b"short\n".to_vec()),
+        ("templates/empty.yaml", Vec::new()),
+        ("files/a-long.txt", long.clone().into_bytes()),
+        ("files/b-bom.txt", b"\xEF\xBB\xBFmarked\n".to_vec()),
+        ("files/c-bin.dat", b"by\xfftes".to_vec()),
+        ("files/d-tiny.txt", b"x".to_vec()),
+    ];
+    let path = archive(t.path(), &files);
+    let folder = t.path().join("folder");
+    for (name, data) in &files {
+        let p = folder.join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, data).unwrap();
+    }
+    for chart in [
+        load(&path).unwrap(),
+        load_observed_lazily(&path, &mut |_| {}).unwrap(),
+    ] {
+        assert_eq!(find(&chart, "templates/long.yaml").data(), long.as_bytes());
+        assert_eq!(find(&chart, "templates/short.yaml").data(), b"short\n");
+        assert_eq!(find(&chart, "templates/empty.yaml").data(), b"");
+        assert_eq!(find(&chart, "files/b-bom.txt").data(), b"marked\n");
+        assert_eq!(find(&chart, "files/b-bom.txt").text(), "marked\n");
+        assert_eq!(find(&chart, "files/c-bin.dat").data(), b"by\xfftes");
+        assert_eq!(find(&chart, "files/c-bin.dat").text(), "by\u{fffd}tes");
+        assert_eq!(find(&chart, "files/d-tiny.txt").data(), b"x");
+        let from_folder = load(&folder).unwrap();
+        for f in chart.templates.iter().chain(&chart.files) {
+            assert_eq!(f.data(), find(&from_folder, &f.name).data(), "{}", f.name);
+        }
+    }
+}
