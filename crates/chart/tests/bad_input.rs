@@ -7,6 +7,8 @@ use ferry_chart::deps::{self, FileSource};
 use ferry_chart::strvals::ValueOptions;
 use ferry_chart::{Map, load};
 
+mod support;
+
 /// A tar entry with a raw name (the tar crate refuses unsafe names, attackers do not).
 fn raw_entry(name: &str, data: &[u8], kind: u8, link: &str) -> Vec<u8> {
     let mut h = [0u8; 512];
@@ -122,18 +124,10 @@ fn corrupt_and_oversized_archives_are_refused() {
     check(&e, "bad-1.0.0.tgz", "no files in chart archive");
 }
 
-fn write(dir: &Path, files: &[(&str, &str)]) {
-    for (n, d) in files {
-        let p = dir.join(n);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, d).unwrap();
-    }
-}
-
 fn dir_error(files: &[(&str, &str)]) -> String {
     let t = tempfile::tempdir().unwrap();
     let dir = t.path().join("mychart");
-    write(&dir, files);
+    support::write_dir(&dir, files);
     load(&dir).unwrap_err().to_string()
 }
 
@@ -250,7 +244,7 @@ fn bad_set_flags_are_reported() {
 fn dependency_cycles_are_refused() {
     let t = tempfile::tempdir().unwrap();
     let dir = t.path().join("selfish");
-    write(
+    support::write_dir(
         &dir,
         &[(
             "Chart.yaml",
@@ -265,7 +259,7 @@ fn dependency_cycles_are_refused() {
     #[cfg(unix)]
     {
         let loop_dir = t.path().join("looping");
-        write(
+        support::write_dir(
             &loop_dir,
             &[(
                 "Chart.yaml",

@@ -154,11 +154,7 @@ fn archive_entries_read_through_one_buffer_keep_their_own_bytes() {
     ];
     let path = archive(t.path(), &files);
     let folder = t.path().join("folder");
-    for (name, data) in &files {
-        let p = folder.join(name);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, data).unwrap();
-    }
+    support::write_dir(&folder, &files);
     for chart in [
         load(&path).unwrap(),
         load_observed_lazily(&path, &mut |_| {}).unwrap(),
